@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MYNAGUARD_COMMON_H
+#define MYNAGUARD_COMMON_H
+
+/*
+ * libmynaguard-common: bounded buffers, an arena, number and UTF-8 parsing,
+ * and careful file reading.  Needs only libc; never logs.
+ * Every int-returning function returns >= 0 on success, -errno on failure.
+ */
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MG_ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* ---- sbuf: a growable byte buffer that never grows past max ---------- */
+
+struct sbuf {
+	char *data;	/* always NUL-terminated when not NULL */
+	size_t len;
+	size_t cap;
+	size_t max;	/* content bytes allowed, excluding the NUL */
+};
+
+/* Start empty with a hard limit of max bytes.  Never fails. */
+void sbuf_init(struct sbuf *b, size_t max);
+
+/* Append.  -E2BIG when the result would exceed max (b is unchanged),
+ * -ENOMEM. */
+int sbuf_put(struct sbuf *b, const void *data, size_t len);
+int sbuf_puts(struct sbuf *b, const char *s);
+int sbuf_putc(struct sbuf *b, char c);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* Hand the contents to the caller (free() them; never NULL on success) and
+ * reset b to empty.  -ENOMEM. */
+int sbuf_steal(struct sbuf *b, char **ret, size_t *ret_len);
+
+/* Free the contents; b stays usable (empty, same max). */
+void sbuf_clear(struct sbuf *b);
+
+/* ---- arena: many small allocations freed at once --------------------- */
+
+struct arena;
+
+int arena_new(struct arena **ret);
+/* Zeroed memory aligned for any type, or NULL. */
+void *arena_alloc(struct arena *a, size_t size);
+/* Copy of len bytes plus a NUL, or NULL. */
+char *arena_memdup(struct arena *a, const void *src, size_t len);
+void arena_free(struct arena *a);
+
+/* ---- numbers ------------------------------------------------------------ */
+
+/*
+ * Parse the whole of s (decimal digits only: no sign, no blanks, no
+ * leading "0x") into *ret when min <= value <= max.  -EINVAL when s is not
+ * a number, -ERANGE when out of range.  *ret is written only on success.
+ */
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret);
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/* Value of a hex digit, or -1. */
+int parse_hexdigit(char c);
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/*
+ * Check that buf holds well-formed UTF-8 (RFC 3629: no overlongs, no
+ * surrogates, nothing past U+10FFFF).  Returns 0, or -EILSEQ and stores the
+ * offset of the first bad byte in *ret_bad (when not NULL).
+ */
+int utf8_validate(const char *buf, size_t len, size_t *ret_bad);
+
+/* Length of the well-formed sequence starting at s (at most n bytes), or 0
+ * when it is not one. */
+size_t utf8_seqlen(const char *s, size_t n);
+
+/* Code points in the first n bytes of well-formed UTF-8. */
+size_t utf8_count(const char *s, size_t n);
+
+/* ---- files --------------------------------------------------------------- */
+
+#define FILE_TRUSTED 0x1u	/* owned by root, not writable by group or
+				 * other, no symlink at the last component */
+
+/*
+ * Read a whole regular file of at most max bytes.  Stores a malloc'ed
+ * NUL-terminated copy in *ret (free() it) and its length in *ret_len.
+ * -E2BIG when larger than max, -EINVAL when not a regular file, -EPERM when
+ * FILE_TRUSTED was asked for and the file fails it, or -errno from the
+ * system.  "-" reads standard input (never trusted).
+ */
+int file_read_all(const char *path, size_t max, unsigned flags, char **ret,
+    size_t *ret_len);
+
+#endif
