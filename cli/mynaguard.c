@@ -3,11 +3,15 @@
  * mynaguard: the administrator's command-line tool.
  *   mynaguard policy check FILE...       exit 0 when every FILE is valid
  *   mynaguard policy show [--ascii] FILE  print the normalized policy
+ *   mynaguard policy test FILE DEVICE...  what the policy decides for them
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "mynaguard/common.h"
 #include "mynaguard/policy.h"
@@ -18,12 +22,21 @@
 static const char usage[] =
     "usage: mynaguard policy check FILE...\n"
     "       mynaguard policy show [--ascii] [--rules] FILE\n"
+    "       mynaguard policy test [--user U] [--group G]... [--time HH:MM]\n"
+    "                             FILE DEVICE...\n"
     "\n"
     "  policy check  validate policy files; errors are printed as\n"
     "                FILE:LINE:COL: message (columns count characters)\n"
     "  policy show   print the policy in normalized form\n"
     "    --ascii     escape non-ASCII bytes as \\xHH, as usbguard does\n"
     "    --rules     print only the device rules\n"
+    "  policy test   show what the policy decides for each DEVICE, written\n"
+    "                as usbguard list-devices prints it, e.g.\n"
+    "                'device id 0781:5581 serial \"X\" with-interface 08:06:50'\n"
+    "                plus mynaguard's 'kind { storage }' and 'bus usb'\n"
+    "    --user U    the user logged in at the seat (none by default)\n"
+    "    --group G   a group of that user (repeatable)\n"
+    "    --time T    local time HH:MM for localtime() (default: now)\n"
     "\n"
     "FILE may be - for standard input.  Exit status: 0 valid, 1 invalid,\n"
     "2 usage or I/O error.\n";
@@ -141,6 +154,146 @@ cmd_show(int argc, char **argv)
 	return code;
 }
 
+#define GROUPS_MAX 64
+
+struct test_args {
+	const char *user;
+	const char *groups[GROUPS_MAX];
+	size_t n_groups;
+	int32_t local_sec;
+	const char *file;
+	char **devices;
+	int n_devices;
+};
+
+static int
+cli_random(void *arg, uint32_t *ret)
+{
+	(void)arg;
+	return getrandom(ret, sizeof(*ret), 0) == (ssize_t)sizeof(*ret) ?
+	    0 : -EIO;
+}
+
+static int
+parse_hhmm(const char *s, int32_t *ret)
+{
+	uint32_t h, m;
+	char hh[3] = { 0 }, mm[3] = { 0 };
+
+	if (strlen(s) != 5 || s[2] != ':')
+		return -EINVAL;
+	memcpy(hh, s, 2);
+	memcpy(mm, s + 3, 2);
+	if (parse_u32(hh, 0, 23, &h) < 0 || parse_u32(mm, 0, 59, &m) < 0)
+		return -EINVAL;
+	*ret = (int32_t)(h * 3600 + m * 60);
+	return 0;
+}
+
+static int32_t
+now_local_sec(void)
+{
+	struct tm tm;
+	time_t t = time(NULL);
+
+	if (localtime_r(&t, &tm) == NULL)
+		return -1;
+	return tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+static int
+test_options(int argc, char **argv, struct test_args *a)
+{
+	int i;
+
+	a->local_sec = now_local_sec();
+	for (i = 0; i < argc && argv[i][0] == '-'; i += 2) {
+		if (i + 1 >= argc)
+			return -EINVAL;
+		if (strcmp(argv[i], "--user") == 0)
+			a->user = argv[i + 1];
+		else if (strcmp(argv[i], "--group") == 0 &&
+		    a->n_groups < GROUPS_MAX)
+			a->groups[a->n_groups++] = argv[i + 1];
+		else if (strcmp(argv[i], "--time") != 0 ||
+		    parse_hhmm(argv[i + 1], &a->local_sec) < 0)
+			return -EINVAL;
+	}
+	if (argc - i < 2 || (a->n_groups > 0 && a->user == NULL))
+		return -EINVAL;
+	a->file = argv[i];
+	a->devices = argv + i + 1;
+	a->n_devices = argc - i - 1;
+	return 0;
+}
+
+/* Print one decision; 0, or EXIT_INVALID when the device text is bad. */
+static int
+test_one(const struct pol_policy *p, const struct pol_env *env,
+    const char *text)
+{
+	struct pol_diags *d = calloc(1, sizeof(*d));
+	struct pol_devdesc *dd = NULL;
+	struct pol_decision dec;
+	int r, code = 0;
+
+	printf("%s\n", text);
+	if (d == NULL)
+		return EXIT_USAGE;
+	r = pol_devdesc_parse(text, strlen(text), d, &dd);
+	if (r < 0) {
+		print_diags("DEVICE", d);
+		code = EXIT_INVALID;
+		goto out;
+	}
+	r = pol_eval(p, pol_devdesc_device(dd), env, &dec);
+	if (r < 0)
+		printf("  -> block: could not decide (%s); the agent fails "
+		    "closed\n", r == -ENODATA ? "a condition needs what only "
+		    "the running agent knows" : strerror(-r));
+	else if (dec.rule == 0)
+		printf("  -> %s (default, line %u)\n",
+		    pol_verdict_name(dec.verdict), dec.line);
+	else
+		printf("  -> %s (rule %u, line %u%s%s%s)\n",
+		    pol_verdict_name(dec.verdict), dec.rule, dec.line,
+		    dec.label ? ": \"" : "", dec.label ? dec.label : "",
+		    dec.label ? "\"" : "");
+out:
+	pol_devdesc_free(dd);
+	free(d);
+	return code;
+}
+
+static int
+cmd_test(int argc, char **argv)
+{
+	struct test_args a = { 0 };
+	struct pol_policy *p = NULL;
+	struct pol_seat seat;
+	struct pol_env env = { .random_u32 = cli_random };
+	int i, code, worst = 0;
+
+	if (test_options(argc, argv, &a) < 0) {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	if ((code = load(a.file, &p)) != 0)
+		return code;
+	seat.user = a.user;
+	seat.groups = a.groups;
+	seat.n_groups = a.n_groups;
+	env.seat = a.user != NULL ? &seat : NULL;
+	env.local_sec = a.local_sec;
+	for (i = 0; i < a.n_devices; i++) {
+		code = test_one(p, &env, a.devices[i]);
+		if (code > worst)
+			worst = code;
+	}
+	pol_policy_free(p);
+	return worst;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,6 +312,8 @@ main(int argc, char **argv)
 		code = cmd_check(argc - 3, argv + 3);
 	else if (strcmp(argv[2], "show") == 0)
 		code = cmd_show(argc - 3, argv + 3);
+	else if (strcmp(argv[2], "test") == 0)
+		code = cmd_test(argc - 3, argv + 3);
 	else {
 		fputs(usage, stderr);
 		code = EXIT_USAGE;

@@ -58,6 +58,13 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char *t1 = NULL, *t2 = NULL;
 	size_t n1, n2;
 
+	struct pol_devdesc *dd = NULL;
+
+	/* The same bytes as a device description. */
+	if (pol_devdesc_parse((const char *)data, size, NULL, &dd) == 0 &&
+	    pol_devdesc_device(dd) == NULL)
+		abort();
+	pol_devdesc_free(dd);
 	if (pol_policy_parse((const char *)data, size, NULL, &p) < 0)
 		return 0;
 	evaluate(p);

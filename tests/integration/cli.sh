@@ -56,6 +56,29 @@ expect_rc 0 "stdin" "$bin" policy show - <"$tmp/r.conf"
 [ "$(cat "$tmp/out")" = 'allow id 1234:5678 name "x"' ] && ok ||
     fail "stdin rule: $(cat "$tmp/out")"
 
+# policy test: decisions with the deciding rule, seat conditions, and
+# failing closed when a condition needs the running agent.
+stick='device id 0781:5581 serial "4C530001" with-interface 08:06:50 kind storage'
+printf '[devices]\nallow id 0781:5581 if seat-group(zeimu) label "登録"\n%s\n%s\ndefault read-only\n' \
+    'block kind mtp if !allowed-matches(id 1050:*)' 'block kind optical' >"$tmp/t.conf"
+expect_rc 0 "test, registered user" "$bin" policy test --user taro \
+    --group zeimu "$tmp/t.conf" "$stick"
+grep -q '^  -> allow (rule 1, line 2: "登録")$' "$tmp/out" && ok ||
+    fail "registered: $(cat "$tmp/out")"
+expect_rc 0 "test, other user" "$bin" policy test --user hanako \
+    "$tmp/t.conf" "$stick"
+grep -q '^  -> read-only (default, line 5)$' "$tmp/out" && ok ||
+    fail "other user: $(cat "$tmp/out")"
+expect_rc 0 "test, undecidable" "$bin" policy test "$tmp/t.conf" \
+    'device kind mtp'
+grep -q '^  -> block: could not decide' "$tmp/out" && ok ||
+    fail "undecidable: $(cat "$tmp/out")"
+expect_rc 1 "test, bad device" "$bin" policy test "$tmp/t.conf" \
+    'device id 0781:*'
+grep -q 'concrete value' "$tmp/err" && ok || fail "bad device message"
+expect_rc 2 "test, group without user" "$bin" policy test --group g \
+    "$tmp/t.conf" "$stick"
+
 # I/O errors and usage: exit 2, the file named.
 expect_rc 2 "missing file" "$bin" policy check "$tmp/nope.conf"
 grep -q "nope.conf: No such file" "$tmp/err" && ok || fail "ENOENT message"

@@ -213,6 +213,24 @@ int pol_eval(const struct pol_policy *p, const struct pol_device *dev,
 int pol_history_new(const struct pol_policy *p, struct pol_history **ret);
 void pol_history_free(struct pol_history *h);
 
+/*
+ * A device described in rule syntax, as `usbguard list-devices` prints it:
+ * `device id 0781:5581 serial "X" name "Ultra" with-interface { 08:06:50 }`
+ * (any target word; a leading "N: " is skipped), plus `kind { ... }` and
+ * `bus ...`.  Every value must be concrete: no wildcards, no operators
+ * other than the implied equals, no conditions.  For trying a policy out
+ * (`mynaguard policy test`) and for tests.
+ *
+ * On success stores a new description in *ret (free with
+ * pol_devdesc_free()) and returns 0; -EBADMSG with *diags filled, -ENOMEM.
+ */
+struct pol_devdesc;
+int pol_devdesc_parse(const char *text, size_t len, struct pol_diags *diags,
+    struct pol_devdesc **ret);
+/* The device; valid as long as d. */
+const struct pol_device *pol_devdesc_device(const struct pol_devdesc *d);
+void pol_devdesc_free(struct pol_devdesc *d);
+
 /* ---- login ------------------------------------------------------------ */
 
 struct pol_login {

@@ -314,6 +314,48 @@ test_fail_closed(void **state)
 	    POL_VERDICT_BLOCK, 1);
 }
 
+static void
+test_devdesc(void **state)
+{
+	const char *ok = "3: device id 0781:55A9 serial \"4C\\x41\" name \"Ultra\" "
+	    "with-interface { 08:06:50 03:01:01 } kind { storage hid } bus usb "
+	    "via-port \"1-2\" with-connect-type \"hotplug\" hash \"h\" "
+	    "parent-hash \"ph\"";
+	static const char *const bad[] = {
+		"device id 0781:*", "device with-interface 08:*:*",
+		"device name one-of { \"a\" }", "device serial { \"a\" \"b\" }",
+		"device if true", "device\ndevice", "", "device serial \"a\\x00\"",
+	};
+	struct pol_devdesc *dd = NULL;
+	const struct pol_device *d;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pol_devdesc_parse(ok, strlen(ok), NULL, &dd), 0);
+	d = pol_devdesc_device(dd);
+	assert_true(d->has_id);
+	assert_int_equal(d->vid, 0x0781);
+	assert_int_equal(d->pid, 0x55a9);
+	assert_string_equal(d->serial, "4CA");
+	assert_string_equal(d->name, "Ultra");
+	assert_int_equal(d->n_ifaces, 2);
+	assert_int_equal(d->ifaces[1].cls, 3);
+	assert_int_equal(d->kinds, POL_KIND_STORAGE | POL_KIND_HID);
+	assert_int_equal(d->bus, POL_BUS_USB);
+	assert_string_equal(d->via_port, "1-2");
+	assert_string_equal(d->connect_type, "hotplug");
+	assert_string_equal(d->parent_hash, "ph");
+	expect("allow id 0781:55a9 serial \"4CA\" kind all-of { hid }\n", d,
+	    &no_env, POL_VERDICT_ALLOW, 1);
+	pol_devdesc_free(dd);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dd = NULL;
+		assert_int_equal(pol_devdesc_parse(bad[i], strlen(bad[i]), NULL,
+		    &dd), -EBADMSG);
+		assert_null(dd);
+	}
+}
+
 int
 main(void)
 {
@@ -326,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_allowed_matches),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_fail_closed),
+		cmocka_unit_test(test_devdesc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
