@@ -84,6 +84,48 @@ size_t utf8_seqlen(const char *s, size_t n);
 /* Code points in the first n bytes of well-formed UTF-8. */
 size_t utf8_count(const char *s, size_t n);
 
+/* ---- CRC-32C (Castagnoli) ------------------------------------------- */
+
+/* Continue crc over len bytes; start with 0. */
+uint32_t crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ---- JSON ----------------------------------------------------------------- */
+
+#define JSON_DEPTH_MAX 32u
+
+/*
+ * Check that s is one strict JSON object (RFC 8259): valid UTF-8, no
+ * duplicate keys, keys of printable ASCII without escapes, no lone
+ * surrogates, nesting at most JSON_DEPTH_MAX.  0, or -EBADMSG (-E2BIG when
+ * too deep or too many keys) with the offset of the problem in *ret_bad;
+ * -ENOMEM.
+ */
+int json_check(const char *s, size_t len, size_t *ret_bad);
+
+/* A JSON writer into an sbuf.  Calls record the first error; jw_finish()
+ * returns it (0, -EINVAL for invalid UTF-8, a bad key or unbalanced
+ * nesting, -E2BIG, -ENOMEM). */
+struct jw {
+	struct sbuf *b;
+	unsigned depth;
+	uint32_t comma;		/* bit d: level d needs a comma */
+	bool after_key;
+	int err;
+};
+
+void jw_init(struct jw *w, struct sbuf *b);
+void jw_object(struct jw *w);
+void jw_object_end(struct jw *w);
+void jw_array(struct jw *w);
+void jw_array_end(struct jw *w);
+void jw_key(struct jw *w, const char *key);
+void jw_string(struct jw *w, const char *s, size_t len);
+void jw_str(struct jw *w, const char *s);
+void jw_u64(struct jw *w, uint64_t v);
+void jw_i64(struct jw *w, int64_t v);
+void jw_bool(struct jw *w, bool v);
+int jw_finish(struct jw *w);
+
 /* ---- files --------------------------------------------------------------- */
 
 #define FILE_TRUSTED 0x1u	/* owned by root, not writable by group or

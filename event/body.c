@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Event types and their ECS bodies.  The agent builds every body itself from
+ * typed fields, so what reaches the signature is always well-formed JSON of
+ * a documented shape (docs/events.md), whatever a submitter sends.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define F(x) (1u << (x))
+
+static const struct evtype {
+	const char *action;
+	const char *category;	/* ECS event.category */
+	const char *type;	/* ECS event.type */
+	const char *outcome;
+	bool critical;
+	uint32_t allowed;	/* F(mg_field) */
+	uint32_t required;
+} types[MG_EV_COUNT_] = {
+	[MG_EV_AGENT_STARTED] = { "agent-started", "process", "start",
+	    "success", true, F(MG_F_VERSION) | F(MG_F_PREV_SEQ) |
+	    F(MG_F_CLEAN) | F(MG_F_MESSAGE), F(MG_F_VERSION) },
+	[MG_EV_AGENT_STOPPED] = { "agent-stopped", "process", "end",
+	    "success", true, F(MG_F_REASON) | F(MG_F_MESSAGE), 0 },
+	[MG_EV_AGENT_RELOADED] = { "agent-reloaded", "configuration",
+	    "change", "success", false, F(MG_F_MESSAGE), 0 },
+	[MG_EV_POLICY_LOADED] = { "policy-loaded", "configuration", "change",
+	    "success", true, F(MG_F_POLICY_PATH) | F(MG_F_POLICY_HASH) |
+	    F(MG_F_POLICY_VERSION) | F(MG_F_MESSAGE),
+	    F(MG_F_POLICY_PATH) | F(MG_F_POLICY_HASH) },
+	[MG_EV_POLICY_REJECTED] = { "policy-rejected", "configuration",
+	    "change", "failure", true, F(MG_F_POLICY_PATH) |
+	    F(MG_F_POLICY_HASH) | F(MG_F_REASON) | F(MG_F_MESSAGE),
+	    F(MG_F_POLICY_PATH) | F(MG_F_REASON) },
+	[MG_EV_TEST] = { "test", "host", "info", "success", false,
+	    F(MG_F_MESSAGE) | F(MG_F_USER), 0 },
+	[MG_EV_EVENTS_DROPPED] = { "events-dropped", "host", "info",
+	    "failure", true, 0, 0 },
+	[MG_EV_SPOOL_RECOVERED] = { "spool-recovered", "host", "info",
+	    "failure", true, F(MG_F_REASON) | F(MG_F_MESSAGE), F(MG_F_REASON) },
+};
+
+const char *
+mg_event_action(enum mg_event_type t)
+{
+	return t > MG_EV_NONE && t < MG_EV_COUNT_ ? types[t].action : NULL;
+}
+
+bool
+mg_event_critical(enum mg_event_type t)
+{
+	return t > MG_EV_NONE && t < MG_EV_COUNT_ && types[t].critical;
+}
+
+static int
+set_why(const char **ret_why, const char *msg)
+{
+	if (ret_why != NULL)
+		*ret_why = msg;
+	return -EINVAL;
+}
+
+static bool
+all_digits(const char *s, size_t n, size_t max)
+{
+	size_t i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int
+check_value(const struct mg_field_val *f, const char **ret_why)
+{
+	size_t i;
+
+	if (f->len > MG_FIELD_MAX_LEN || (f->len > 0 && f->val == NULL))
+		return set_why(ret_why, "field too long");
+	if (utf8_validate(f->val, f->len, NULL) < 0)
+		return set_why(ret_why, "field is not UTF-8");
+	for (i = 0; i < f->len; i++) {
+		unsigned char c = (unsigned char)f->val[i];
+
+		if ((c < 0x20 || c == 0x7f) && !(f->id == MG_F_MESSAGE &&
+		    (c == '\n' || c == '\t')))
+			return set_why(ret_why, "control character in field");
+	}
+	switch (f->id) {
+	case MG_F_POLICY_HASH:
+		for (i = 0; i < f->len; i++)
+			if (parse_hexdigit(f->val[i]) < 0)
+				break;
+		if (f->len != 64 || i != 64)
+			return set_why(ret_why, "policy hash is not 64 hex");
+		return 0;
+	case MG_F_POLICY_VERSION:
+	case MG_F_PREV_SEQ:
+		return all_digits(f->val, f->len, 19) ? 0 :
+		    set_why(ret_why, "not a number");
+	case MG_F_CLEAN:
+		return (f->len == 3 && memcmp(f->val, "yes", 3) == 0) ||
+		    (f->len == 2 && memcmp(f->val, "no", 2) == 0) ? 0 :
+		    set_why(ret_why, "clean must be yes or no");
+	default:
+		return 0;
+	}
+}
+
+/* Index fields by id after checking them against the type. */
+static int
+index_fields(enum mg_event_type t, const struct mg_field_val *f, size_t n,
+    const struct mg_field_val *by_id[MG_F_COUNT_], const char **ret_why)
+{
+	uint32_t seen = 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].id <= MG_F_NONE || f[i].id >= MG_F_COUNT_ ||
+		    !(types[t].allowed & F(f[i].id)))
+			return set_why(ret_why, "field not allowed for event");
+		if (seen & F(f[i].id))
+			return set_why(ret_why, "field given twice");
+		if ((r = check_value(&f[i], ret_why)) < 0)
+			return r;
+		seen |= F(f[i].id);
+		by_id[f[i].id] = &f[i];
+	}
+	if ((seen & types[t].required) != types[t].required)
+		return set_why(ret_why, "required field missing");
+	return 0;
+}
+
+static void
+put_number(struct jw *w, const struct mg_field_val *f)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < f->len; i++)
+		v = v * 10 + (uint64_t)(f->val[i] - '0');
+	jw_u64(w, v);
+}
+
+static void
+put_time(struct jw *w, int64_t ns)
+{
+	struct tm tm;
+	time_t secs = (time_t)(ns / 1000000000);
+	long frac = (long)(ns % 1000000000);
+	char buf[48];
+	size_t n;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		secs--;
+	}
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    (n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		w->err = -EINVAL;
+		return;
+	}
+	snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", frac);
+	jw_key(w, "@timestamp");
+	jw_str(w, buf);
+}
+
+static void
+put_common(struct jw *w, enum mg_event_type t, const struct mg_event_ctx *c,
+    const struct mg_field_val *reason)
+{
+	put_time(w, c->t_wall_ns);
+	jw_key(w, "event");
+	jw_object(w);
+	jw_key(w, "kind");
+	jw_str(w, "event");
+	jw_key(w, "action");
+	jw_str(w, types[t].action);
+	jw_key(w, "category");
+	jw_array(w);
+	jw_str(w, types[t].category);
+	jw_array_end(w);
+	jw_key(w, "type");
+	jw_array(w);
+	jw_str(w, types[t].type);
+	jw_array_end(w);
+	jw_key(w, "outcome");
+	jw_str(w, types[t].outcome);
+	jw_key(w, "sequence");
+	jw_u64(w, c->seq);
+	if (reason != NULL) {
+		jw_key(w, "reason");
+		jw_string(w, reason->val, reason->len);
+	}
+	jw_object_end(w);
+	jw_key(w, "host");
+	jw_object(w);
+	jw_key(w, "name");
+	jw_str(w, c->host_name);
+	jw_object_end(w);
+}
+
+static void
+put_agent(struct jw *w, const struct mg_event_ctx *c,
+    const struct mg_field_val *version)
+{
+	jw_key(w, "agent");
+	jw_object(w);
+	jw_key(w, "id");
+	jw_str(w, c->agent_id);
+	jw_key(w, "type");
+	jw_str(w, "mynaguard");
+	if (version != NULL) {
+		jw_key(w, "version");
+		jw_string(w, version->val, version->len);
+	}
+	jw_object_end(w);
+}
+
+static void
+put_field(struct jw *w, const char *key, const struct mg_field_val *f)
+{
+	if (f == NULL)
+		return;
+	jw_key(w, key);
+	if (f->id == MG_F_POLICY_VERSION || f->id == MG_F_PREV_SEQ)
+		put_number(w, f);
+	else if (f->id == MG_F_CLEAN)
+		jw_bool(w, f->len == 3);
+	else
+		jw_string(w, f->val, f->len);
+}
+
+static void
+put_mynaguard(struct jw *w, const struct mg_event_ctx *c,
+    const struct mg_field_val *const *by)
+{
+	jw_key(w, "mynaguard");
+	jw_object(w);
+	jw_key(w, "boot_id");
+	jw_u64(w, c->boot_id);
+	if (by[MG_F_POLICY_PATH] || by[MG_F_POLICY_HASH] ||
+	    by[MG_F_POLICY_VERSION]) {
+		jw_key(w, "policy");
+		jw_object(w);
+		put_field(w, "path", by[MG_F_POLICY_PATH]);
+		put_field(w, "hash", by[MG_F_POLICY_HASH]);
+		put_field(w, "version", by[MG_F_POLICY_VERSION]);
+		jw_object_end(w);
+	}
+	if (by[MG_F_PREV_SEQ] || by[MG_F_CLEAN]) {
+		jw_key(w, "agent");
+		jw_object(w);
+		put_field(w, "previous_seq", by[MG_F_PREV_SEQ]);
+		put_field(w, "clean_shutdown", by[MG_F_CLEAN]);
+		jw_object_end(w);
+	}
+	jw_object_end(w);
+}
+
+static bool
+ctx_ok(const struct mg_event_ctx *c)
+{
+	return c != NULL && c->host_name != NULL && c->agent_id != NULL &&
+	    c->seq != 0;
+}
+
+int
+mg_event_body(enum mg_event_type t, const struct mg_field_val *f, size_t n,
+    const struct mg_event_ctx *ctx, struct sbuf *out, const char **ret_why)
+{
+	const struct mg_field_val *by[MG_F_COUNT_] = { 0 };
+	struct jw w;
+	int r;
+
+	if (t <= MG_EV_NONE || t >= MG_EV_COUNT_ || t == MG_EV_EVENTS_DROPPED)
+		return set_why(ret_why, "unknown event type");
+	if (!ctx_ok(ctx) || out == NULL || (n > 0 && f == NULL) ||
+	    n > MG_FIELDS_MAX)
+		return -EINVAL;
+	if ((r = index_fields(t, f, n, by, ret_why)) < 0)
+		return r;
+	jw_init(&w, out);
+	jw_object(&w);
+	put_common(&w, t, ctx, by[MG_F_REASON]);
+	put_agent(&w, ctx, by[MG_F_VERSION]);
+	if (by[MG_F_USER] != NULL) {
+		jw_key(&w, "user");
+		jw_object(&w);
+		put_field(&w, "name", by[MG_F_USER]);
+		jw_object_end(&w);
+	}
+	put_field(&w, "message", by[MG_F_MESSAGE]);
+	put_mynaguard(&w, ctx, by);
+	jw_object_end(&w);
+	return jw_finish(&w);
+}
+
+int
+mg_event_loss_body(const struct mg_loss_range *rg, size_t n, uint64_t count,
+    const char *reason, const struct mg_event_ctx *ctx, struct sbuf *out)
+{
+	char hex[2 * MG_REC_HASH_LEN + 1];
+	struct mg_field_val rf;
+	struct jw w;
+	size_t i;
+
+	if (!ctx_ok(ctx) || out == NULL || reason == NULL || n == 0 ||
+	    n > MG_LOSS_RANGES_MAX || rg == NULL)
+		return -EINVAL;
+	rf.id = MG_F_REASON;
+	rf.val = reason;
+	rf.len = strlen(reason);
+	jw_init(&w, out);
+	jw_object(&w);
+	put_common(&w, MG_EV_EVENTS_DROPPED, ctx, &rf);
+	put_agent(&w, ctx, NULL);
+	jw_key(&w, "mynaguard");
+	jw_object(&w);
+	jw_key(&w, "boot_id");
+	jw_u64(&w, ctx->boot_id);
+	jw_key(&w, "loss");
+	jw_object(&w);
+	jw_key(&w, "count");
+	jw_u64(&w, count);
+	jw_key(&w, "ranges");
+	jw_array(&w);
+	for (i = 0; i < n; i++) {
+		jw_object(&w);
+		jw_key(&w, "from");
+		jw_u64(&w, rg[i].from);
+		jw_key(&w, "to");
+		jw_u64(&w, rg[i].to);
+		mg_hex(rg[i].last_hash, MG_REC_HASH_LEN, hex);
+		jw_key(&w, "last_hash");
+		jw_str(&w, hex);
+		jw_object_end(&w);
+	}
+	jw_array_end(&w);
+	jw_object_end(&w);
+	jw_object_end(&w);
+	jw_object_end(&w);
+	return jw_finish(&w);
+}
