@@ -4,6 +4,8 @@
  *   mynaguard policy check FILE...       exit 0 when every FILE is valid
  *   mynaguard policy show [--ascii] FILE  print the normalized policy
  *   mynaguard policy test FILE DEVICE...  what the policy decides for them
+ *   mynaguard event send [--message M]    a test event through the agent
+ *   mynaguard status                      the agent's spool and collector
  */
 #include <errno.h>
 #include <stdint.h>
@@ -16,14 +18,16 @@
 #include "mynaguard/common.h"
 #include "mynaguard/policy.h"
 
-#define EXIT_INVALID 1
-#define EXIT_USAGE 2
+#include "cli.h"
 
 static const char usage[] =
     "usage: mynaguard policy check FILE...\n"
     "       mynaguard policy show [--ascii] [--rules] FILE\n"
     "       mynaguard policy test [--user U] [--group G]... [--time HH:MM]\n"
     "                             FILE DEVICE...\n"
+    "       mynaguard event send [--message TEXT] [--user NAME] [--critical]\n"
+    "                            [--socket PATH] [--drop-dir DIR]\n"
+    "       mynaguard status [--json] [--socket PATH]\n"
     "\n"
     "  policy check  validate policy files; errors are printed as\n"
     "                FILE:LINE:COL: message (columns count characters)\n"
@@ -97,10 +101,8 @@ cmd_check(int argc, char **argv)
 	struct pol_policy *p;
 	int i, code, worst = 0;
 
-	if (argc < 1) {
-		fputs(usage, stderr);
+	if (argc < 1)
 		return EXIT_USAGE;
-	}
 	for (i = 0; i < argc; i++) {
 		p = NULL;
 		code = load(argv[i], &p);
@@ -132,15 +134,11 @@ cmd_show(int argc, char **argv)
 		else if (file == NULL && (argv[i][0] != '-' ||
 		    strcmp(argv[i], "-") == 0))
 			file = argv[i];
-		else {
-			fputs(usage, stderr);
+		else
 			return EXIT_USAGE;
-		}
 	}
-	if (file == NULL) {
-		fputs(usage, stderr);
+	if (file == NULL)
 		return EXIT_USAGE;
-	}
 	if ((code = load(file, &p)) != 0)
 		return code;
 	r = pol_policy_show(p, flags, &text, &len);
@@ -274,10 +272,8 @@ cmd_test(int argc, char **argv)
 	struct pol_env env = { .random_u32 = cli_random };
 	int i, code, worst = 0;
 
-	if (test_options(argc, argv, &a) < 0) {
-		fputs(usage, stderr);
+	if (test_options(argc, argv, &a) < 0)
 		return EXIT_USAGE;
-	}
 	if ((code = load(a.file, &p)) != 0)
 		return code;
 	seat.user = a.user;
@@ -304,20 +300,23 @@ main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc < 3 || strcmp(argv[1], "policy") != 0) {
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
-	if (strcmp(argv[2], "check") == 0)
+	if (argc >= 2 && strcmp(argv[1], "status") == 0)
+		code = cmd_status(argc - 2, argv + 2);
+	else if (argc >= 3 && strcmp(argv[1], "event") == 0 &&
+	    strcmp(argv[2], "send") == 0)
+		code = cmd_event_send(argc - 2, argv + 2);
+	else if (argc < 3 || strcmp(argv[1], "policy") != 0)
+		code = EXIT_USAGE;
+	else if (strcmp(argv[2], "check") == 0)
 		code = cmd_check(argc - 3, argv + 3);
 	else if (strcmp(argv[2], "show") == 0)
 		code = cmd_show(argc - 3, argv + 3);
 	else if (strcmp(argv[2], "test") == 0)
 		code = cmd_test(argc - 3, argv + 3);
-	else {
-		fputs(usage, stderr);
+	else
 		code = EXIT_USAGE;
-	}
+	if (code == EXIT_USAGE)
+		fputs(usage, stderr);
 	if (fflush(stdout) != 0 && code == 0)
 		code = EXIT_USAGE;
 	return code;

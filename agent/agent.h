@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MYNAGUARD_AGENT_H
+#define MYNAGUARD_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "emit.h"
+#include "ship.h"
+#include "spool.h"
+
+#define AGENT_VERSION "0.1.0"
+#define AGENT_CLIENTS_MAX 64
+
+/* A submission waiting for the group commit before it is acknowledged. */
+struct pending {
+	int fd;
+	uint64_t seq;
+};
+
+struct agent {
+	struct agent_config cfg;
+	char *config_path;
+	struct spool *spool;
+	struct mg_signer *signer;
+	struct shipper *shipper;
+	struct emitter em;
+	char host_name[256];
+	int listen_fd;
+	int sig_fd;
+	int clients[AGENT_CLIENTS_MAX];
+	bool refused[AGENT_CLIENTS_MAX];	/* not root: answered, not read */
+	size_t n_clients;
+	struct pending pend[1024];
+	size_t n_pend;
+	int64_t commit_deadline_ms;	/* monotonic; 0: nothing pending */
+	bool stopping;
+};
+
+/* intake.c */
+int intake_listen(struct agent *a);
+void intake_accept(struct agent *a);
+/* Handle readable client i; false when it was closed. */
+bool intake_client(struct agent *a, size_t i);
+void intake_close_client(struct agent *a, size_t i);
+int intake_drop_dir(struct agent *a);
+int agent_commit(struct agent *a);
+int64_t agent_now_ms(void);
+
+/* main.c */
+int agent_status_json(struct agent *a, struct sbuf *out);
+
+#endif

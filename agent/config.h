@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MYNAGUARD_AGENT_CONFIG_H
+#define MYNAGUARD_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* /etc/mynaguard/agent.conf, INI-style (docs/agent.md).  Strings are
+ * owned by the struct; agent_config_clear() frees them. */
+struct agent_config {
+	char *host_name;	/* [Agent] HostName (default: gethostname) */
+	char *url;		/* [Collector] URL (default: the policy's) */
+	char *ca;		/* [Collector] CA */
+	char *cert;		/* [Collector] Certificate */
+	char *key;		/* [Collector] Key */
+	char *spool_dir;	/* [Spool] Directory */
+	uint64_t spool_max;	/* [Spool] MaxSize */
+	uint64_t spool_reserve;	/* [Spool] Reserve */
+	uint64_t segment_size;	/* [Spool] SegmentSize */
+	uint32_t commit_ms;	/* [Spool] CommitInterval */
+	char *socket;		/* [Intake] Socket */
+	char *drop_dir;		/* [Intake] DropDirectory */
+	char *policy;		/* [Policy] Path */
+	uint32_t backoff_max_s;	/* [Collector] RetryMax */
+	uint32_t batch_max;	/* [Collector] BatchRecords */
+};
+
+#define AGENT_CONFIG_PATH "/etc/mynaguard/agent.conf"
+
+/* Fill in the built-in defaults.  -ENOMEM. */
+int agent_config_defaults(struct agent_config *c);
+
+/*
+ * Parse text (len bytes) over the values in c; unknown sections and keys,
+ * repeated keys and bad values are errors: -EBADMSG with "LINE: message"
+ * in err (size errsz).  Values already in c are replaced, so command-line
+ * options applied afterwards win.  -ENOMEM.
+ */
+int agent_config_parse(struct agent_config *c, const char *text, size_t len,
+    char *err, size_t errsz);
+
+/* Replace one string value (for command-line options). */
+int agent_config_set(char **field, const char *value);
+
+void agent_config_clear(struct agent_config *c);
+
+#endif
