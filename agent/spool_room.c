@@ -96,6 +96,7 @@ spool_compact(struct spool *sp, size_t i, struct mg_loss_range *ranges,
 	struct sbuf buf, kept;
 	struct mg_record r;
 	uint64_t first = 0, last = 0, old_bytes = s->bytes;
+	bool rest = false;
 	char name[32];
 	size_t off = 0;
 	int n, rc;
@@ -114,11 +115,15 @@ spool_compact(struct spool *sp, size_t i, struct mg_loss_range *ranges,
 		off += (size_t)n;
 		if (r.seq <= sp->acked_seq)
 			continue;	/* at the collector already */
-		if (!(r.flags & MG_REC_F_CRITICAL) &&
-		    *n_ranges < MG_LOSS_RANGES_MAX) {
+		if (!(r.flags & MG_REC_F_CRITICAL) && (*n_ranges <
+		    MG_LOSS_RANGES_MAX || ranges[*n_ranges - 1].to + 1 ==
+		    r.seq)) {
 			note_drop(&r, ranges, n_ranges, n_dropped);
 			continue;
 		}
+		/* Out of ranges: keep the rest for the next round. */
+		if (!(r.flags & MG_REC_F_CRITICAL))
+			rest = true;
 		if (first == 0)
 			first = r.seq;
 		last = r.seq;
@@ -129,7 +134,7 @@ spool_compact(struct spool *sp, size_t i, struct mg_loss_range *ranges,
 	if (rc == 0) {
 		sp->total -= old_bytes - kept.len;
 		s->bytes = kept.len;
-		s->all_critical = true;
+		s->all_critical = !rest;
 		if (kept.len == 0)
 			spool_seg_remove(sp, i);
 		sp->dir_dirty = true;
