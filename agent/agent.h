@@ -19,6 +19,21 @@ struct pending {
 	uint64_t seq;
 };
 
+/* Replies a client has not read yet.  A client with this many messages in
+ * flight is not read from until it catches up (flow control), so a reply
+ * is never dropped: the socket's own queue holds only max_dgram_qlen
+ * (10 by default). */
+#define CLIENT_INFLIGHT_MAX 1024u
+#define REPLY_LEN 12u
+
+struct client {
+	int fd;
+	bool refused;		/* not root: answered, never parsed */
+	unsigned inflight;	/* read, not yet answered */
+	size_t out_len;		/* queued reply bytes */
+	uint8_t out[CLIENT_INFLIGHT_MAX * REPLY_LEN];
+};
+
 struct agent {
 	struct agent_config cfg;
 	char *config_path;
@@ -29,8 +44,7 @@ struct agent {
 	char host_name[256];
 	int listen_fd;
 	int sig_fd;
-	int clients[AGENT_CLIENTS_MAX];
-	bool refused[AGENT_CLIENTS_MAX];	/* not root: answered, not read */
+	struct client *clients[AGENT_CLIENTS_MAX];
 	size_t n_clients;
 	struct pending pend[1024];
 	size_t n_pend;
@@ -43,6 +57,10 @@ int intake_listen(struct agent *a);
 void intake_accept(struct agent *a);
 /* Handle readable client i; false when it was closed. */
 bool intake_client(struct agent *a, size_t i);
+/* Send queued replies of client i; false when it was closed. */
+bool intake_flush(struct agent *a, size_t i);
+/* Whether client i may be read from now. */
+bool intake_readable(const struct agent *a, size_t i);
 void intake_close_client(struct agent *a, size_t i);
 int intake_drop_dir(struct agent *a);
 int agent_commit(struct agent *a);

@@ -104,20 +104,17 @@ emit_loss(struct emitter *e, const struct mg_loss_range *ranges, size_t n,
 {
 	const uint16_t flags = MG_REC_F_CRITICAL | MG_REC_F_LOSS;
 	uint8_t prev[MG_REC_HASH_LEN], hash[MG_REC_HASH_LEN];
-	struct mg_loss_range copy[MG_LOSS_RANGES_MAX];
 	struct mg_event_ctx ctx;
 	uint64_t head;
 	int r, tries;
 
 	if (depth > LOSS_DEPTH)
 		return -ENOSPC;
-	/* ranges may live in the caller's frame being reused: copy. */
-	memcpy(copy, ranges, n * sizeof(copy[0]));
 	for (tries = 0; tries < EMIT_TRIES; tries++) {
 		spool_head(e->sp, &head, prev);
 		make_ctx(e, head + 1, &ctx);
 		e->body.len = 0;
-		if ((r = mg_event_loss_body(copy, n, count, "spool full", &ctx,
+		if ((r = mg_event_loss_body(ranges, n, count, "spool full", &ctx,
 		    &e->body)) < 0 ||
 		    (r = encode(e, &ctx, flags, prev, hash)) < 0)
 			return r;

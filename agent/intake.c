@@ -91,22 +91,77 @@ peer_is_root(int fd, pid_t *pid, uid_t *uid)
 	return cred.uid == 0;
 }
 
-static void
-reply(int fd, int32_t status, uint64_t seq)
+static struct client *
+find_client(struct agent *a, int fd, size_t *ret_i)
 {
-	uint8_t b[12];
-	int i;
+	size_t i;
 
-	for (i = 0; i < 4; i++)
-		b[i] = (uint8_t)((uint32_t)status >> (24 - 8 * i));
-	for (i = 0; i < 8; i++)
-		b[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
-	(void)send(fd, b, sizeof(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (i = 0; i < a->n_clients; i++)
+		if (a->clients[i]->fd == fd) {
+			if (ret_i != NULL)
+				*ret_i = i;
+			return a->clients[i];
+		}
+	return NULL;
+}
+
+/* Queue and try to send the 12-byte answer to a message of client c. */
+static void
+reply(struct agent *a, struct client *c, int32_t status, uint64_t seq)
+{
+	uint8_t *b;
+	size_t i;
+	int k;
+
+	if (c->inflight > 0)
+		c->inflight--;
+	if (c->out_len + REPLY_LEN > sizeof(c->out))
+		return;	/* cannot happen: inflight bounds the queue */
+	b = c->out + c->out_len;
+	for (k = 0; k < 4; k++)
+		b[k] = (uint8_t)((uint32_t)status >> (24 - 8 * k));
+	for (k = 0; k < 8; k++)
+		b[4 + k] = (uint8_t)(seq >> (56 - 8 * k));
+	c->out_len += REPLY_LEN;
+	if (find_client(a, c->fd, &i) != NULL)
+		(void)intake_flush(a, i);
+}
+
+bool
+intake_flush(struct agent *a, size_t i)
+{
+	struct client *c = a->clients[i];
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < c->out_len) {
+		n = send(c->fd, c->out + off, REPLY_LEN, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;	/* the rest when the client reads (POLLOUT) */
+		if (n != (ssize_t)REPLY_LEN) {
+			intake_close_client(a, i);
+			return false;
+		}
+		off += REPLY_LEN;
+	}
+	memmove(c->out, c->out + off, c->out_len - off);
+	c->out_len -= off;
+	return true;
+}
+
+bool
+intake_readable(const struct agent *a, size_t i)
+{
+	const struct client *c = a->clients[i];
+
+	return c->inflight + c->out_len / REPLY_LEN < CLIENT_INFLIGHT_MAX;
 }
 
 void
 intake_accept(struct agent *a)
 {
+	struct client *c;
 	pid_t pid = 0;
 	uid_t uid = 0;
 	int fd;
@@ -114,27 +169,28 @@ intake_accept(struct agent *a)
 	fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (a->n_clients == AGENT_CLIENTS_MAX) {
-		reply(fd, -EBUSY, 0);
-		close(fd);
+	c = a->n_clients < AGENT_CLIENTS_MAX ? calloc(1, sizeof(*c)) : NULL;
+	if (c == NULL) {
+		close(fd);	/* busy: the client falls back to its drop file */
 		return;
 	}
+	c->fd = fd;
 	/* A refused peer is answered when its message arrives (closing on
 	 * unread data would turn the answer into ECONNRESET); its bytes are
 	 * discarded unread. */
-	a->refused[a->n_clients] = !peer_is_root(fd, &pid, &uid);
-	if (a->refused[a->n_clients])
+	c->refused = !peer_is_root(fd, &pid, &uid);
+	if (c->refused)
 		fprintf(stderr, SD_WARNING "refused event submission from pid "
 		    "%d uid %u: only root may submit\n", (int)pid,
 		    (unsigned)uid);
-	a->clients[a->n_clients++] = fd;
+	a->clients[a->n_clients++] = c;
 }
 
 void
 intake_close_client(struct agent *a, size_t i)
 {
 	size_t k = 0, j;
-	int fd = a->clients[i];
+	int fd = a->clients[i]->fd;
 
 	/* Forget acknowledgements owed to it: the fd number will be reused. */
 	for (j = 0; j < a->n_pend; j++)
@@ -142,9 +198,9 @@ intake_close_client(struct agent *a, size_t i)
 			a->pend[k++] = a->pend[j];
 	a->n_pend = k;
 	close(fd);
+	free(a->clients[i]);
 	a->n_clients--;
 	a->clients[i] = a->clients[a->n_clients];
-	a->refused[i] = a->refused[a->n_clients];
 }
 
 int
@@ -156,8 +212,12 @@ agent_commit(struct agent *a)
 	if (r < 0)
 		fprintf(stderr, SD_CRIT "spool commit failed: %s\n",
 		    strerror(-r));
-	for (i = 0; i < a->n_pend; i++)
-		reply(a->pend[i].fd, r, r < 0 ? 0 : a->pend[i].seq);
+	for (i = 0; i < a->n_pend; i++) {
+		struct client *c = find_client(a, a->pend[i].fd, NULL);
+
+		if (c != NULL)
+			reply(a, c, r, r < 0 ? 0 : a->pend[i].seq);
+	}
 	a->n_pend = 0;
 	a->commit_deadline_ms = 0;
 	if (r == 0)
@@ -166,7 +226,7 @@ agent_commit(struct agent *a)
 }
 
 static void
-submit(struct agent *a, int fd, const struct mg_submit *s)
+submit(struct agent *a, struct client *c, const struct mg_submit *s)
 {
 	const char *why = NULL;
 	uint64_t seq = 0;
@@ -179,10 +239,10 @@ submit(struct agent *a, int fd, const struct mg_submit *s)
 		fprintf(stderr, r == -EINVAL ? SD_WARNING "refused event: %s\n"
 		    : SD_ERR "cannot store event: %s\n",
 		    r == -EINVAL && why ? why : strerror(-r));
-		reply(fd, r, 0);
+		reply(a, c, r, 0);
 		return;
 	}
-	a->pend[a->n_pend].fd = fd;
+	a->pend[a->n_pend].fd = c->fd;
 	a->pend[a->n_pend].seq = seq;
 	a->n_pend++;
 	/* Critical events are on disk before anyone hears they are. */
@@ -196,26 +256,33 @@ bool
 intake_client(struct agent *a, size_t i)
 {
 	static uint8_t buf[MG_IPC_MSG_MAX + 1];
+	struct client *c = a->clients[i];
 	struct mg_submit s;
 	struct sbuf st;
 	const char *why = NULL;
-	int fd = a->clients[i], type;
+	int fd = c->fd, type;
 	ssize_t n;
 
 	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
-	if (n <= 0 || a->refused[i]) {
-		if (n > 0)
-			reply(fd, -EACCES, 0);
+	if (n <= 0) {
 		intake_close_client(a, i);
 		return false;
+	}
+	c->inflight++;
+	if (c->refused) {
+		reply(a, c, -EACCES, 0);
+		return true;
 	}
 	type = (size_t)n > MG_IPC_MSG_MAX ? -EBADMSG :
 	    mg_ipc_decode(buf, (size_t)n, &s, &why);
 	if (type == MG_IPC_SUBMIT) {
-		submit(a, fd, &s);
+		submit(a, c, &s);
 	} else if (type == MG_IPC_STATUS) {
+		/* Answered at once, outside the reply queue: a status
+		 * client waits for nothing else. */
+		c->inflight--;
 		sbuf_init(&st, MG_IPC_MSG_MAX);
 		if (sbuf_put(&st, "\0\0\0\0", 4) == 0 &&
 		    agent_status_json(a, &st) == 0)
@@ -225,7 +292,7 @@ intake_client(struct agent *a, size_t i)
 	} else {
 		fprintf(stderr, SD_WARNING "malformed message from a local "
 		    "client: %s\n", why != NULL ? why : "too long");
-		reply(fd, -EBADMSG, 0);
+		reply(a, c, -EBADMSG, 0);
 	}
 	return true;
 }

@@ -457,8 +457,9 @@ loop(struct agent *a, int argc, char **argv)
 		p[0] = (struct pollfd){ .fd = a->sig_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = a->listen_fd, .events = POLLIN };
 		for (i = 0; i < a->n_clients; i++)
-			p[2 + i] = (struct pollfd){ .fd = a->clients[i],
-			    .events = POLLIN };
+			p[2 + i] = (struct pollfd){ .fd = a->clients[i]->fd,
+			    .events = (short)((intake_readable(a, i) ? POLLIN :
+			    0) | (a->clients[i]->out_len ? POLLOUT : 0)) };
 		n = a->n_clients;
 		if (poll(p, 2 + n, poll_timeout(a)) < 0 && errno != EINTR)
 			break;
@@ -466,9 +467,13 @@ loop(struct agent *a, int argc, char **argv)
 			handle_signal(a, argc, argv);
 		/* Clients from the end, so that closing one (which moves the
 		 * last into its place) keeps the indexes valid. */
-		for (i = n; i-- > 0;)
-			if (p[2 + i].revents)
+		for (i = n; i-- > 0;) {
+			if ((p[2 + i].revents & POLLOUT) &&
+			    !intake_flush(a, i))
+				continue;
+			if (p[2 + i].revents & ~POLLOUT)
 				(void)intake_client(a, i);
+		}
 		if (p[1].revents)
 			intake_accept(a);
 		if (a->commit_deadline_ms != 0 &&

@@ -209,9 +209,11 @@ random_u32(void)
 	return v;
 }
 
-/* Wait up to ms for a kick or stop; true when stopping. */
+/* Wait up to ms for a kick (unless backing off: new events must not cut
+ * a backoff short and hammer a struggling collector) or stop; true when
+ * stopping. */
 static bool
-wait_ms(struct shipper *s, uint64_t ms)
+wait_ms(struct shipper *s, uint64_t ms, bool backoff)
 {
 	struct timespec ts;
 	bool stop;
@@ -220,7 +222,7 @@ wait_ms(struct shipper *s, uint64_t ms)
 	ts.tv_sec = until / 1000000000;
 	ts.tv_nsec = until % 1000000000;
 	pthread_mutex_lock(&s->lock);
-	while (!s->stop && !s->kicked)
+	while (!s->stop && (backoff || !s->kicked))
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) != 0)
 			break;
 	s->kicked = false;
@@ -309,7 +311,7 @@ run(void *arg)
 			delay = 60000;	/* idle: wait for a kick */
 		if (draining_over(s) || (s->stop && (idle || r < 0)))
 			break;
-		if (wait_ms(s, delay) && idle)
+		if (wait_ms(s, delay, r < 0) && idle)
 			break;
 	}
 	sbuf_clear(&batch);

@@ -210,7 +210,8 @@ list_segments(struct spool *sp)
 			break;
 	}
 	closedir(d);
-	qsort(sp->segs, sp->n_segs, sizeof(sp->segs[0]), cmp_seg);
+	if (sp->n_segs > 1)
+		qsort(sp->segs, sp->n_segs, sizeof(sp->segs[0]), cmp_seg);
 	return r;
 }
 
@@ -255,6 +256,7 @@ scan_segment(struct spool *sp, size_t i, uint64_t *good_len,
 	size_t off = 0;
 	int n, rc;
 
+	*good_len = 0;
 	spool_seg_path(sp, s->first, name, sizeof(name));
 	buf->len = 0;
 	if ((rc = spool_read_file(sp->dfd, name, buf)) < 0)
@@ -280,7 +282,7 @@ static int
 recover(struct spool *sp, struct spool_recovery *rec)
 {
 	struct sbuf buf;
-	uint64_t good;
+	uint64_t good = 0;
 	char name[32];
 	size_t i = 0;
 	bool last;
@@ -505,8 +507,10 @@ append_locked(struct spool *sp, const uint8_t *rec, size_t len,
 	s = &sp->segs[sp->n_segs - 1];
 	r = write_at(sp->afd, rec, len, s->bytes);
 	if (r < 0) {
-		/* Leave no partial record behind. */
-		(void)ftruncate(sp->afd, (off_t)s->bytes);
+		/* Leave no partial record behind; if even that fails,
+		 * recovery cuts the torn tail at the next start. */
+		if (ftruncate(sp->afd, (off_t)s->bytes) < 0)
+			return r;
 		return r;
 	}
 	s->bytes += len;
