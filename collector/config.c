@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * /etc/mynaguard/collector.conf: one [Collector] section of Key=Value lines,
+ * parsed through a table (STYLE 5.6, OpenSSH keywords[]).  Unknown keys,
+ * duplicates and out-of-range values are errors with a line number; the
+ * file is applied whole or not at all.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mynaguard/collector.h"
+
+#define CONFIG_FILE_MAX (64u * 1024u)
+#define SECTION "Collector"
+#define THREADS_MAX 64u
+#define MAX_BODY_MIN (32u * 1024u) /* one record of MG_REC_MAX fits */
+#define MAX_BODY_MAX (64u * 1024u * 1024u)
+#define TIMEOUT_MAX 3600u
+
+typedef int parse_fn(const char *value, void *field, struct coll_diag *d);
+
+struct keyword {
+	const char *name;
+	parse_fn *parse;
+	size_t offset;
+};
+
+__attribute__((format(printf, 3, 4))) static int
+diag(struct coll_diag *d, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+/* malloc, not strdup: the allocation-failure tests see every call. */
+static char *
+dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+static int
+set_string(char **field, const char *value)
+{
+	char *s = dup_str(value);
+
+	if (s == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int
+parse_listen(const char *value, void *field, struct coll_diag *d)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, value, addr) != 1 &&
+	    inet_pton(AF_INET6, value, addr) != 1)
+		return diag(d, -EBADMSG,
+		    "Listen: '%s' is not a numeric IPv4 or IPv6 address",
+		    value);
+	return set_string(field, value);
+}
+
+static int
+parse_path(const char *value, void *field, struct coll_diag *d)
+{
+	if (value[0] != '/')
+		return diag(d, -EBADMSG, "'%s' is not an absolute path", value);
+	return set_string(field, value);
+}
+
+static int
+parse_port(const char *value, void *field, struct coll_diag *d)
+{
+	uint32_t v;
+
+	if (parse_u32(value, 0, 65535, &v) < 0)
+		return diag(
+		    d, -ERANGE, "Port must be 0..65535, not '%s'", value);
+	*(uint16_t *)field = (uint16_t)v;
+	return 0;
+}
+
+static int
+parse_threads(const char *value, void *field, struct coll_diag *d)
+{
+	if (parse_u32(value, 1, THREADS_MAX, field) < 0)
+		return diag(d, -ERANGE, "Threads must be 1..%u, not '%s'",
+		    THREADS_MAX, value);
+	return 0;
+}
+
+static int
+parse_timeout(const char *value, void *field, struct coll_diag *d)
+{
+	if (parse_u32(value, 1, TIMEOUT_MAX, field) < 0)
+		return diag(d, -ERANGE,
+		    "Timeout must be 1..%u seconds, not "
+		    "'%s'",
+		    TIMEOUT_MAX, value);
+	return 0;
+}
+
+/* Bytes, or a whole number of KiB/MiB with a K or M suffix. */
+static int
+parse_size(const char *value, void *field, struct coll_diag *d)
+{
+	char num[16];
+	size_t len = strlen(value);
+	uint32_t v, unit = 1;
+
+	if (len > 0 && (value[len - 1] == 'K' || value[len - 1] == 'M')) {
+		unit = value[len - 1] == 'K' ? 1024u : 1024u * 1024u;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, value, len);
+	num[len] = '\0';
+	if (parse_u32(num, 1, MAX_BODY_MAX / unit, &v) < 0 ||
+	    v * unit < MAX_BODY_MIN)
+		goto bad;
+	*(uint32_t *)field = v * unit;
+	return 0;
+bad:
+	return diag(d, -ERANGE,
+	    "MaxBody must be %uK..%uM (bytes, or K or M), "
+	    "not '%s'",
+	    MAX_BODY_MIN / 1024, MAX_BODY_MAX / 1024 / 1024, value);
+}
+
+static const struct keyword keywords[] = {
+	{ "Listen", parse_listen, offsetof(struct coll_config, listen) },
+	{ "Port", parse_port, offsetof(struct coll_config, port) },
+	{ "Certificate", parse_path,
+	    offsetof(struct coll_config, certificate) },
+	{ "Key", parse_path, offsetof(struct coll_config, key) },
+	{ "CA", parse_path, offsetof(struct coll_config, ca) },
+	{ "Database", parse_path, offsetof(struct coll_config, database) },
+	{ "Threads", parse_threads, offsetof(struct coll_config, threads) },
+	{ "MaxBody", parse_size, offsetof(struct coll_config, max_body) },
+	{ "Timeout", parse_timeout, offsetof(struct coll_config, timeout) },
+};
+
+static const struct keyword *
+lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < MG_ELEMENTSOF(keywords); i++)
+		if (strcmp(keywords[i].name, name) == 0)
+			return &keywords[i];
+	return NULL;
+}
+
+int
+coll_config_init(struct coll_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen = dup_str("0.0.0.0");
+	c->database = dup_str(COLL_DATABASE_PATH);
+	c->port = 8443;
+	c->threads = 4;
+	c->max_body = 4u * 1024u * 1024u;
+	c->timeout = 30;
+	if (c->listen == NULL || c->database == NULL) {
+		coll_config_clear(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+coll_config_clear(struct coll_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->listen);
+	free(c->certificate);
+	free(c->key);
+	free(c->ca);
+	free(c->database);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A deep copy, so a failed parse can be thrown away whole. */
+static int
+config_copy(struct coll_config *dst, const struct coll_config *src)
+{
+	char **d[] = { &dst->listen, &dst->certificate, &dst->key, &dst->ca,
+		&dst->database };
+	char *const s[] = { src->listen, src->certificate, src->key, src->ca,
+		src->database };
+	size_t i;
+
+	*dst = *src;
+	for (i = 0; i < MG_ELEMENTSOF(d); i++)
+		*d[i] = NULL;
+	for (i = 0; i < MG_ELEMENTSOF(d); i++) {
+		if (s[i] != NULL && (*d[i] = dup_str(s[i])) == NULL) {
+			coll_config_clear(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int
+coll_config_set(struct coll_config *c, const char *key, const char *value,
+    struct coll_diag *d)
+{
+	const struct keyword *k = lookup(key);
+
+	if (k == NULL)
+		return diag(
+		    d, -ENOENT, "unknown key '%s' in [" SECTION "]", key);
+	if (value[0] == '\0')
+		return diag(d, -EBADMSG, "%s: empty value", key);
+	return k->parse(value, (char *)c + k->offset, d);
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* One line; *section says whether [Collector] has begun. */
+static int
+parse_line(struct coll_config *c, char *line, bool *section, uint32_t *seen,
+    struct coll_diag *d)
+{
+	const struct keyword *k;
+	char *eq, *key;
+	int r;
+
+	line = trim(line);
+	if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+		return 0;
+	if (line[0] == '[') {
+		if (strcmp(line, "[" SECTION "]") != 0)
+			return diag(d, -EBADMSG,
+			    "unknown section %s (only [" SECTION "])", line);
+		if (*section)
+			return diag(
+			    d, -EBADMSG, "duplicate section [" SECTION "]");
+		*section = true;
+		return 0;
+	}
+	if ((eq = strchr(line, '=')) == NULL)
+		return diag(d, -EBADMSG, "expected Key=Value");
+	*eq = '\0';
+	key = trim(line);
+	if (!*section)
+		return diag(d, -EBADMSG, "'%s' outside [" SECTION "]", key);
+	if ((k = lookup(key)) != NULL && (*seen & (1u << (k - keywords))))
+		return diag(d, -EBADMSG, "duplicate key '%s'", key);
+	if ((r = coll_config_set(c, key, trim(eq + 1), d)) < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	*seen |= 1u << (k - keywords);
+	return 0;
+}
+
+int
+coll_config_parse(
+    struct coll_config *c, const char *buf, size_t len, struct coll_diag *d)
+{
+	struct coll_config n;
+	char *copy = NULL, *p, *line;
+	bool section = false;
+	uint32_t seen = 0;
+	size_t bad = 0;
+	int r;
+
+	if (d != NULL)
+		memset(d, 0, sizeof(*d));
+	if (memchr(buf, '\0', len) != NULL)
+		return diag(d, -EBADMSG, "contains a NUL byte");
+	if (utf8_validate(buf, len, &bad) < 0)
+		return diag(d, -EBADMSG, "not UTF-8 (byte %zu)", bad);
+	if ((r = config_copy(&n, c)) < 0)
+		return r;
+	if ((copy = malloc(len + 1)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	p = copy;
+	while ((line = strsep(&p, "\n")) != NULL) {
+		if (d != NULL)
+			d->line++;
+		if ((r = parse_line(&n, line, &section, &seen, d)) < 0)
+			goto out;
+	}
+	if (d != NULL)
+		d->line = 0;
+	coll_config_clear(c);
+	*c = n;
+	memset(&n, 0, sizeof(n)); /* transferred */
+	r = 0;
+out:
+	coll_config_clear(&n);
+	free(copy);
+	return r;
+}
+
+int
+coll_config_load(struct coll_config *c, const char *path, struct coll_diag *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (d != NULL)
+		memset(d, 0, sizeof(*d));
+	r = coll_file_read(path, CONFIG_FILE_MAX, &buf, &len);
+	if (r == -EPERM)
+		return diag(d, r,
+		    "not trusted: needs an absolute path to a "
+		    "regular file, no symlink, owned by root, not writable "
+		    "by group or other");
+	if (r < 0)
+		return diag(d, r, "cannot read: %s", strerror(-r));
+	r = coll_config_parse(c, buf, len, d);
+	free(buf);
+	return r;
+}
+
+int
+coll_config_validate(const struct coll_config *c, struct coll_diag *d)
+{
+	if (d != NULL)
+		memset(d, 0, sizeof(*d));
+	if (c->certificate == NULL)
+		return diag(d, -EINVAL, "Certificate= is not set");
+	if (c->key == NULL)
+		return diag(d, -EINVAL, "Key= is not set");
+	if (c->ca == NULL)
+		return diag(d, -EINVAL, "CA= is not set");
+	if (c->database == NULL || c->listen == NULL)
+		return diag(d, -EINVAL, "Database= or Listen= is not set");
+	return 0;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MYNAGUARD_COLLECTOR_H
+#define MYNAGUARD_COLLECTOR_H
+
+/*
+ * libmynaguard-collector: the pieces of mynaguard-collector, the central
+ * HTTPS service that receives signed event records (docs/events.md) from
+ * terminals over mutual TLS and stores them in SQLite.  main.c wires them
+ * together; the unit tests and the fuzz harness use them directly.
+ * Every int-returning function returns >= 0 on success, -errno on failure.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mynaguard/event.h"
+
+/* ---- log.c: stderr with <sd-daemon.h> priority prefixes ---------------- */
+
+/* One line "<prio>message" to stderr, written with a single write(2) so
+ * lines of different threads never mix; control characters are replaced.
+ * Returns 0. */
+int
+coll_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drop messages of priority above prio (-1: all); for tests and the fuzz
+ * harness.  Not thread-safe: call before starting threads. */
+void coll_log_set_max(int prio);
+/* The same, followed by ": strerror(-r)"; returns r. */
+int coll_log_errno(int prio, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- config.c: /etc/mynaguard/collector.conf --------------------------- */
+
+#define COLL_CONFIG_PATH "/etc/mynaguard/collector.conf"
+#define COLL_DATABASE_PATH "/var/lib/mynaguard/collector.db"
+
+struct coll_config {
+	char *listen;	   /* numeric IPv4 or IPv6 address */
+	uint16_t port;	   /* 0: any free port */
+	char *certificate; /* server certificate (PEM), absolute path */
+	char *key;	   /* its private key (PEM) */
+	char *ca;	   /* the town CA: the only client trust anchor */
+	char *database;	   /* SQLite file */
+	uint32_t threads;  /* HTTP worker threads */
+	uint32_t max_body; /* bytes per POST */
+	uint32_t timeout;  /* idle seconds per connection */
+};
+
+/* Where a configuration problem is (line 0: not tied to a line). */
+struct coll_diag {
+	unsigned line;
+	char msg[160];
+};
+
+/* Defaults; -ENOMEM. Free with coll_config_clear(). */
+int coll_config_init(struct coll_config *c);
+void coll_config_clear(struct coll_config *c);
+
+/*
+ * Parse the INI text buf (len bytes) into *c on top of what is there: a
+ * [Collector] section of Key=Value lines, '#' or ';' comments.  An unknown
+ * section or key, a duplicate key or a value out of range is an error:
+ * -EBADMSG (or -ERANGE) with *diag set; -ENOMEM.  On failure *c is
+ * unchanged.
+ */
+int coll_config_parse(
+    struct coll_config *c, const char *buf, size_t len, struct coll_diag *diag);
+
+/* Read and parse a file (trusted as in STYLE 5.6: absolute path, regular,
+ * not writable by group or other, owned by root or by us). */
+int coll_config_load(
+    struct coll_config *c, const char *path, struct coll_diag *diag);
+
+/* Set one key as the file would ("Port", "0"); for command-line options.
+ * -ENOENT for an unknown key. */
+int coll_config_set(struct coll_config *c, const char *key, const char *value,
+    struct coll_diag *diag);
+
+/* Whole-config checks (required keys present).  -EINVAL with *diag. */
+int coll_config_validate(const struct coll_config *c, struct coll_diag *diag);
+
+/* ---- file.c ------------------------------------------------------------- */
+
+/* Read a whole file of at most max bytes that we can trust: absolute path,
+ * no symlink at the last component, regular, owned by root or by our
+ * effective uid, not writable by group or other.  As file_read_all(). */
+int coll_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* ---- tls.c: certificates and the client-certificate check -------------- */
+
+/* TLS 1.3 and 1.2 only; ECDHE; AES-GCM only (CRYPTREC e-Government list);
+ * SHA-256/384 signatures; P-256/P-384. */
+#define COLL_TLS_PRIORITIES                                          \
+	"NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:"    \
+	"+AES-256-GCM:+AES-128-GCM:+AEAD:"                           \
+	"+SIGN-ECDSA-SECP256R1-SHA256:+SIGN-ECDSA-SECP384R1-SHA384:" \
+	"+SIGN-ECDSA-SHA256:+SIGN-ECDSA-SHA384:"                     \
+	"+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-PSS-RSAE-SHA384:"       \
+	"+SIGN-RSA-SHA256:+SIGN-RSA-SHA384:"                         \
+	"+GROUP-SECP256R1:+GROUP-SECP384R1:+CTYPE-X509:+COMP-NULL"
+
+/* PEM texts handed to libmicrohttpd (NUL-terminated). */
+struct coll_tls {
+	char *cert;
+	char *key; /* wiped on clear */
+	size_t key_len;
+	char *ca;
+};
+
+/*
+ * Read the certificate, key and CA named in c and check them: the key
+ * matches the certificate, the certificate is currently valid, the CA file
+ * holds only CA certificates, and the priority string parses.  -errno with
+ * *diag naming the file and the problem.
+ */
+int coll_tls_load(
+    struct coll_tls *t, const struct coll_config *c, struct coll_diag *diag);
+void coll_tls_clear(struct coll_tls *t);
+
+/* ---- store.c: the SQLite database --------------------------------------- */
+
+struct coll_store;
+
+#define COLL_STORE_READONLY 0x1u /* the viewer */
+
+/*
+ * Open (creating it and its schema unless READONLY) the database at path,
+ * ":memory:" included; WAL, synchronous=FULL, busy_timeout.  -errno with
+ * *ret_why (static or from SQLite, valid until the next call).
+ */
+int coll_store_open(const char *path, unsigned flags, struct coll_store **ret,
+    const char **ret_why);
+void coll_store_free(struct coll_store *st);
+
+/* ---- ingest.c: one POST /v1/events body --------------------------------- */
+
+#define COLL_RECORDS_MAX 10000u
+
+/* What to answer.  status is the HTTP status; error and offset are set for
+ * 400, 403 and 413; the counters for 200 and 400. */
+struct coll_result {
+	unsigned status;
+	const char *error; /* static text */
+	size_t offset;	   /* byte offset of the offending record */
+	uint64_t acked;	   /* acked_through_seq */
+	unsigned accepted, duplicates, quarantined, alerts;
+};
+
+/*
+ * Decode the records in body, check each against the client certificate's
+ * verifier v (outside the database lock), then apply them to the agent's
+ * chain in one transaction and fill *res.  Returns 0 when *res says what to
+ * answer (any status), -errno when the database failed (-EBUSY, -ENOSPC,
+ * -EIO: answer 503 with Retry-After; else 500).
+ */
+int coll_ingest(struct coll_store *st, const struct mg_verifier *v,
+    const uint8_t *body, size_t len, int64_t now_ns, struct coll_result *res);
+
+/* ---- view.c: "mynaguard-collector events|alerts" ------------------------ */
+
+/* Print the latest limit events (or alerts) oldest first, of one agent when
+ * agent is not NULL.  Control characters in stored text are replaced. */
+int coll_view_events(
+    struct coll_store *st, FILE *out, const char *agent, unsigned limit);
+int coll_view_alerts(
+    struct coll_store *st, FILE *out, const char *agent, unsigned limit);
+
+/* ---- server.c, http.c: the HTTPS server -------------------------------- */
+
+struct coll_server;
+
+/* Start listening on the socket systemd passed (socket activation) or else
+ * on c's Listen= and Port= (0: any free port), with c's limits and t's
+ * certificates, which must outlive the server.  -errno after logging why. */
+int coll_server_start(const struct coll_config *c, const struct coll_tls *t,
+    struct coll_store *st, struct coll_server **ret);
+/* The address actually listened on, "127.0.0.1:8443" or "[::]:8443"
+ * (port 0 and socket activation resolved).  -errno. */
+int coll_server_address(const struct coll_server *s, char *out, size_t len);
+/* Stop accepting, wait up to timeout_s for requests in flight, then stop
+ * and free.  Accepts NULL. */
+void coll_server_stop(struct coll_server *s, unsigned timeout_s);
+/* The HTTP status for a -errno from the request path. */
+unsigned coll_http_status(int r);
+
+#endif

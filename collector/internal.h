@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef MYNAGUARD_COLLECTOR_INTERNAL_H
+#define MYNAGUARD_COLLECTOR_INTERNAL_H
+
+/* Shared between the collector's own files only. */
+
+#include <microhttpd.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "mynaguard/collector.h"
+
+/* ---- store.c: statements and transactions -------------------------------- */
+
+/* The handle, for schema.c and the viewer. */
+sqlite3 *coll_store_db(struct coll_store *st);
+/* The one writer: every transaction runs under this lock. */
+void coll_store_lock(struct coll_store *st);
+void coll_store_unlock(struct coll_store *st);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  -errno. */
+int coll_store_begin(struct coll_store *st);
+int coll_store_commit(struct coll_store *st);
+void coll_store_rollback(struct coll_store *st);
+/* SQLite's last error text, for logs. */
+const char *coll_store_errmsg(struct coll_store *st);
+/* An SQLite result code as -errno (-EBUSY, -ENOSPC, -EIO, -ENOMEM,
+ * -EEXIST for a constraint, -EPROTO otherwise). */
+int coll_store_errno(int rc);
+
+/*
+ * Run sql (a static string: its address keys the statement cache) with
+ * arguments described by fmt, one letter each: 'i' int64_t, 't' const char *
+ * (NUL-terminated), 'T' const char * + size_t, 'b' const void * + size_t
+ * (blob), 'n' NULL.  Returns 1 with the first row ready in *ret_stmt (when
+ * ret_stmt is not NULL; step further with coll_store_next()), 0 when there
+ * is no row, -errno.  Argument memory must stay valid until the next call
+ * with the same sql.
+ */
+int coll_store_run(struct coll_store *st, const char *sql,
+    sqlite3_stmt **ret_stmt, const char *fmt, ...);
+/* 1 for another row, 0 at the end, -errno. */
+int coll_store_next(struct coll_store *st, sqlite3_stmt *stmt);
+
+/* schema.c: create or upgrade the schema (PRAGMA user_version). */
+int coll_schema_apply(sqlite3 *db, const char **ret_why);
+/* Check a read-only database has our schema version. */
+int coll_schema_check(sqlite3 *db, const char **ret_why);
+
+/* ---- chain.c / alert.c / loss.c: one request of one agent ---------------- */
+
+/* A decoded record and the verdict of its signature check. */
+struct coll_item {
+	struct mg_record rec;
+	uint8_t hash[MG_REC_HASH_LEN];
+	int verdict; /* 0, or -EKEYREJECTED/-EBADMSG: forged */
+	const char *why;
+};
+
+enum coll_alert_type {
+	COLL_ALERT_IDENTITY,	 /* records of another agent id */
+	COLL_ALERT_FORGED,	 /* signature or key id does not verify */
+	COLL_ALERT_EQUIVOCATION, /* two different records with one seq */
+	COLL_ALERT_CHAIN_BREAK,	 /* prev_hash links to nothing known */
+	COLL_ALERT_GAP,		 /* seqs that never arrived */
+	COLL_ALERT_LOSS,	 /* the agent says it dropped records */
+	COLL_ALERT_INVALID,	 /* verified but unusable (seq out of range) */
+	COLL_ALERT_COUNT_
+};
+
+/* The chain state of one agent during one transaction. */
+struct coll_chain {
+	struct coll_store *st;
+	const char *agent;	/* the agent (claimed, in identity alerts) */
+	const char *cert_agent; /* the client certificate's CN */
+	uint64_t next;		/* next expected seq */
+	uint8_t head[MG_REC_HASH_LEN]; /* hash of seq next - 1 */
+	int64_t now;
+	uint64_t acked; /* highest seq handled in this request */
+	struct coll_result *res;
+	struct sbuf log; /* alert lines, logged after COMMIT */
+};
+
+int coll_chain_apply(struct coll_store *st, const char *agent,
+    struct coll_item *items, size_t n, int64_t now, struct coll_result *res);
+/* Record an identity-mismatch alert in its own transaction. */
+int coll_chain_mismatch(struct coll_store *st, const char *cert_agent,
+    const struct mg_record *r, int64_t now);
+
+/*
+ * Insert an alert (explained_by 0: none) and queue its log line.  detail is
+ * a JSON object text or NULL.
+ */
+int coll_alert_raise(struct coll_chain *c, enum coll_alert_type t,
+    uint64_t from, uint64_t to, const char *detail, uint64_t explained_by);
+const char *coll_alert_name(enum coll_alert_type t);
+/* Log the queued lines (after COMMIT) and empty the queue. */
+void coll_alert_flush(struct coll_chain *c);
+
+/* The seq of a loss record that covers from..to, or 0. */
+int coll_loss_covering(
+    struct coll_chain *c, uint64_t from, uint64_t to, uint64_t *ret_seq);
+/* Whether some loss range of this agent ends with hash prev. */
+int coll_loss_explains(struct coll_chain *c, const uint8_t *prev);
+/* A stored, verified loss record: record its ranges, raise loss alerts and
+ * mark the gaps and chain breaks they explain. */
+int coll_loss_apply(struct coll_chain *c, const struct coll_item *it);
+
+/* ---- tls.c: the peer ----------------------------------------------------- */
+
+enum coll_role {
+	COLL_ROLE_OTHER,
+	COLL_ROLE_TERMINAL, /* OU=terminal: may submit events */
+	COLL_ROLE_REVIEWER, /* OU=reviewer */
+};
+
+struct coll_peer {
+	enum coll_role role;
+	const uint8_t *der; /* leaf certificate, owned by the session */
+	size_t der_len;
+	char cn[MG_REC_AGENT_ID_MAX + 1]; /* may be truncated */
+};
+
+/*
+ * Check the client certificate of a GnuTLS session (a gnutls_session_t):
+ * present, chains to the CA, valid now, usable for TLS client auth.  0 with
+ * *ret filled; -EACCES with why (a sentence for the log) otherwise.
+ */
+int
+coll_tls_peer(void *session, struct coll_peer *ret, char *why, size_t why_len);
+
+/* ---- server.c / http.c ---------------------------------------------------- */
+
+#define COLL_PEER_MAX 64u
+
+struct coll_server {
+	struct MHD_Daemon *d;
+	struct coll_store *st;
+	size_t max_body;
+	atomic_uint inflight; /* POSTs between headers and answer */
+	atomic_bool serving;  /* the daemon has started */
+};
+
+/* Per TCP connection, to tell a failed handshake from a finished one. */
+struct coll_conn {
+	char peer[COLL_PEER_MAX];
+	bool handshake_done; /* the client's Finished arrived */
+};
+
+/* "addr:port" or "[addr]:port" of an MHD_Connection. */
+void coll_http_peer(void *connection, char *out, size_t len);
+/* MHD_AccessHandlerCallback and MHD_RequestCompletedCallback; cls is the
+ * struct coll_server. */
+enum MHD_Result coll_http_request(void *cls, struct MHD_Connection *conn,
+    const char *url, const char *method, const char *version, const char *data,
+    size_t *data_size, void **con_cls);
+void coll_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe);
+
+#endif

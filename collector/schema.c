@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The collector's schema, versioned with PRAGMA user_version.  Events keep
+ * their exact record bytes so an auditor can re-verify every signature and
+ * the whole chain later without trusting this program.  Query columns are
+ * generated from the JSON body (ECS names) and indexed (docs/events.md 5.2).
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "internal.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_v1[] =
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY,"
+    " agent_id TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " boot_id INTEGER,"
+    " flags INTEGER,"
+    " t_wall_ns INTEGER,"
+    " received_ns INTEGER,"
+    " hash BLOB NOT NULL,"
+    " prev_hash BLOB,"
+    " body TEXT NOT NULL,"
+    " record BLOB NOT NULL,"
+    " verified INTEGER NOT NULL,"
+    " action TEXT GENERATED ALWAYS AS"
+    "  (json_extract(body, '$.event.action')) VIRTUAL,"
+    " user_name TEXT GENERATED ALWAYS AS"
+    "  (json_extract(body, '$.user.name')) VIRTUAL,"
+    " UNIQUE(agent_id, seq));"
+    /* UNIQUE(agent_id, seq) is also the index on agent_id. */
+    "CREATE INDEX events_action ON events(action);"
+    "CREATE INDEX events_user ON events(user_name);"
+    "CREATE INDEX events_t_wall ON events(t_wall_ns);"
+    "CREATE INDEX events_received ON events(received_ns);"
+    "CREATE TABLE agents("
+    " agent_id TEXT PRIMARY KEY,"
+    " next_seq INTEGER NOT NULL,"
+    " head_hash BLOB NOT NULL,"
+    " last_seen INTEGER NOT NULL);"
+    /* severity: syslog priority, lower is worse. explained_by: seq of
+	 * the loss record that accounts for a gap or chain break. */
+    "CREATE TABLE alerts("
+    " id INTEGER PRIMARY KEY,"
+    " agent_id TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " severity INTEGER NOT NULL,"
+    " seq_from INTEGER,"
+    " seq_to INTEGER,"
+    " detail TEXT,"
+    " created_ns INTEGER NOT NULL,"
+    " explained_by INTEGER);"
+    "CREATE INDEX alerts_agent ON alerts(agent_id, type, seq_from);"
+    "CREATE INDEX alerts_created ON alerts(created_ns);"
+    "CREATE TABLE quarantine("
+    " id INTEGER PRIMARY KEY,"
+    " agent_id_claimed TEXT,"
+    " agent_id_cert TEXT NOT NULL,"
+    " seq INTEGER,"
+    " reason TEXT NOT NULL,"
+    " record BLOB NOT NULL,"
+    " received_ns INTEGER NOT NULL);"
+    "CREATE INDEX quarantine_agent ON quarantine(agent_id_cert, seq);"
+    /* The ranges of loss records, so a later record linking to a dropped
+	 * one is not a chain break. */
+    "CREATE TABLE loss_ranges("
+    " agent_id TEXT NOT NULL,"
+    " loss_seq INTEGER NOT NULL,"
+    " seq_from INTEGER NOT NULL,"
+    " seq_to INTEGER NOT NULL,"
+    " last_hash BLOB NOT NULL);"
+    "CREATE INDEX loss_ranges_hash ON loss_ranges(agent_id, last_hash);"
+    "CREATE INDEX loss_ranges_seq ON loss_ranges(agent_id, seq_from);"
+    "PRAGMA user_version = 1;";
+
+static int
+user_version(sqlite3 *db, int *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*ret = sqlite3_column_int(s, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return coll_store_errno(rc);
+}
+
+int
+coll_schema_check(sqlite3 *db, const char **ret_why)
+{
+	int v = 0, r;
+
+	if ((r = user_version(db, &v)) < 0)
+		return r;
+	if (v != SCHEMA_VERSION) {
+		*ret_why = v == 0 ?
+		    "not a mynaguard collector database" :
+		    "database schema version is not the one this program knows";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+coll_schema_apply(sqlite3 *db, const char **ret_why)
+{
+	int v = 0, r;
+
+	if ((r = user_version(db, &v)) < 0)
+		return r;
+	if (v == SCHEMA_VERSION)
+		return 0;
+	if (v > SCHEMA_VERSION) {
+		*ret_why = "database was made by a newer mynaguard-collector";
+		return -EPROTO;
+	}
+	/* v == 0: a new file (or a foreign one, which then fails below
+	 * because its tables exist). Later versions add upgrade steps. */
+	r = coll_store_errno(
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+	if (r < 0)
+		return r;
+	r = coll_store_errno(sqlite3_exec(db, schema_v1, NULL, NULL, NULL));
+	if (r == 0)
+		r = coll_store_errno(
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+	if (r < 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
