@@ -9,4 +9,10 @@
 int cmd_event_send(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
+/* spool.c: mynaguard spool show [--json] [--cert FILE] [DIR].  Returns 0
+ * when every record decodes, chains (or its gap is a signed loss) and,
+ * with --cert, verifies; EXIT_INVALID otherwise; EXIT_USAGE for usage or
+ * I/O errors. */
+int cmd_spool_show(int argc, char **argv);
+
 #endif

@@ -6,6 +6,7 @@
  *   mynaguard policy test FILE DEVICE...  what the policy decides for them
  *   mynaguard event send [--message M]    a test event through the agent
  *   mynaguard status                      the agent's spool and collector
+ *   mynaguard spool show [DIR]            the signed records not yet sent
  */
 #include <errno.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ static const char usage[] =
     "       mynaguard event send [--message TEXT] [--user NAME] [--critical]\n"
     "                            [--socket PATH] [--drop-dir DIR]\n"
     "       mynaguard status [--json] [--socket PATH]\n"
+    "       mynaguard spool show [--json] [--cert FILE] [DIR]\n"
     "\n"
     "  policy check  validate policy files; errors are printed as\n"
     "                FILE:LINE:COL: message (columns count characters)\n"
@@ -41,6 +43,12 @@ static const char usage[] =
     "    --user U    the user logged in at the seat (none by default)\n"
     "    --group G   a group of that user (repeatable)\n"
     "    --time T    local time HH:MM for localtime() (default: now)\n"
+    "  spool show    list the records in the agent's spool (read-only;\n"
+    "                DIR defaults to /var/lib/mynaguard/spool) with their\n"
+    "                chain status\n"
+    "    --json      one JSON object per record, body included (NDJSON)\n"
+    "    --cert F    also verify each signature with the terminal's\n"
+    "                certificate F (PEM)\n"
     "\n"
     "FILE may be - for standard input.  Exit status: 0 valid, 1 invalid,\n"
     "2 usage or I/O error.\n";
@@ -302,6 +310,9 @@ main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "status") == 0)
 		code = cmd_status(argc - 2, argv + 2);
+	else if (argc >= 3 && strcmp(argv[1], "spool") == 0 &&
+	    strcmp(argv[2], "show") == 0)
+		code = cmd_spool_show(argc - 3, argv + 3);
 	else if (argc >= 3 && strcmp(argv[1], "event") == 0 &&
 	    strcmp(argv[2], "send") == 0)
 		code = cmd_event_send(argc - 2, argv + 2);

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 packages=(build-essential cmake ninja-build pkg-config libudev-dev
-	libfido2-dev libssl-dev libcurl4-openssl-dev)
+	libfido2-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev
+	libgnutls28-dev libsqlite3-dev libsystemd-dev openssl sqlite3)
 missing=()
 for p in "${packages[@]}"; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
