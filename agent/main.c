@@ -30,6 +30,20 @@ static const char usage[] =
     "         [--collector URL] [--ca FILE] [--cert FILE] [--key FILE]\n"
     "         [--policy FILE] [--host-name NAME]\n";
 
+/* Printable UTF-8, no control characters: it goes into every event. */
+static bool
+host_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 255 || utf8_validate(s, n, NULL) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static void
 field(struct mg_field_val *f, enum mg_field id, const char *v)
 {
@@ -128,7 +142,7 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_str(&w, AGENT_VERSION);
 	jw_key(&w, "boot_id");
 	jw_u64(&w, sp.boot_id);
-	jw_key(&w, "spool_records");
+	jw_key(&w, "unacknowledged");
 	jw_u64(&w, sp.records);
 	jw_key(&w, "spool_bytes");
 	jw_u64(&w, sp.bytes);
@@ -154,6 +168,26 @@ struct options {
 	const char *config;
 	bool check;
 };
+
+/* What the file parser cannot see alone: values that depend on each
+ * other, and the host name that goes into every event. */
+static int
+check_values(const struct agent_config *c)
+{
+	if (c->spool_reserve >= c->spool_max / 2) {
+		fprintf(stderr, SD_ERR "[Spool] Reserve (%llu bytes) must be "
+		    "less than half of MaxSize (%llu bytes)\n",
+		    (unsigned long long)c->spool_reserve,
+		    (unsigned long long)c->spool_max);
+		return -EINVAL;
+	}
+	if (c->host_name != NULL && !host_name_ok(c->host_name)) {
+		fprintf(stderr, SD_ERR "[Agent] HostName must be printable "
+		    "UTF-8\n");
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int
 apply_option(struct agent_config *c, int opt, const char *v)
@@ -196,6 +230,7 @@ load_config(struct agent_config *cfg, int argc, char **argv,
 	int opt, r;
 
 	o->config = AGENT_CONFIG_PATH;
+	optind = 0;	/* GNU: start over (SIGHUP calls this again) */
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'c')
 			o->config = optarg;
@@ -218,12 +253,12 @@ load_config(struct agent_config *cfg, int argc, char **argv,
 		fprintf(stderr, SD_ERR "%s: %s\n", o->config, strerror(-r));
 	if (r < 0)
 		return r;
-	optind = 1;
+	optind = 0;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		if (opt != 'c' && opt != 'K' &&
 		    (r = apply_option(cfg, opt, optarg)) < 0)
 			return r;
-	return 0;
+	return check_values(cfg);
 }
 
 static int
@@ -281,16 +316,32 @@ static void
 report_recovery(struct agent *a, const struct spool_recovery *rec)
 {
 	struct mg_field_val f[2];
-	char msg[160];
+	char msg[320];
+	int n = 0;
 
-	if (rec->cut_bytes == 0 && rec->quarantined == 0)
+	if (rec->cut_bytes == 0 && rec->quarantined == 0 &&
+	    rec->lost_to == 0 && !rec->state_rebuilt)
 		return;
-	snprintf(msg, sizeof(msg), "cut %llu bytes of torn tail after seq "
-	    "%llu; %u damaged segments quarantined",
-	    (unsigned long long)rec->cut_bytes,
-	    (unsigned long long)rec->cut_at_seq, rec->quarantined);
+	if (rec->cut_bytes > 0)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "cut %llu "
+		    "bytes of torn tail after seq %llu; ",
+		    (unsigned long long)rec->cut_bytes,
+		    (unsigned long long)rec->cut_at_seq);
+	if (rec->quarantined > 0)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "%u damaged "
+		    "segment parts moved to quarantine/; ", rec->quarantined);
+	if (rec->lost_to > 0)
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, "records "
+		    "%llu-%llu were written but are missing; ",
+		    (unsigned long long)rec->lost_from,
+		    (unsigned long long)rec->lost_to);
+	if (rec->state_rebuilt)
+		snprintf(msg + n, sizeof(msg) - (size_t)n, "state file missing "
+		    "or damaged, rebuilt from the segments");
 	fprintf(stderr, SD_WARNING "spool recovered: %s\n", msg);
-	field(&f[0], MG_F_REASON, rec->cut_bytes ? "torn tail" : "damage");
+	field(&f[0], MG_F_REASON, rec->lost_to > 0 ? "records missing" :
+	    rec->quarantined > 0 ? "damaged segment" : rec->cut_bytes > 0 ?
+	    "torn tail" : "state rebuilt");
 	field(&f[1], MG_F_MESSAGE, msg);
 	(void)agent_event(a, MG_EV_SPOOL_RECOVERED, f, 2);
 }
@@ -360,16 +411,20 @@ start(struct agent *a)
 	if (a->cfg.host_name != NULL)
 		snprintf(a->host_name, sizeof(a->host_name), "%s",
 		    a->cfg.host_name);
-	else if (gethostname(a->host_name, sizeof(a->host_name) - 1) < 0)
-		snprintf(a->host_name, sizeof(a->host_name), "unknown");
+	else if (gethostname(a->host_name, sizeof(a->host_name) - 1) < 0 ||
+	    !host_name_ok(a->host_name)) {
+		fprintf(stderr, SD_ERR "the system host name is not printable "
+		    "UTF-8: set [Agent] HostName\n");
+		return -EINVAL;
+	}
 	if ((r = spool_open(&sc, &a->spool, &rec)) < 0) {
 		fprintf(stderr, SD_CRIT "spool %s: %s\n", sc.dir, strerror(-r));
 		return r;
 	}
 	emit_init(&a->em, a->spool, a->signer, a->host_name);
 	spool_head(a->spool, &prev, h);
-	report_recovery(a, &rec);
 	announce_start(a, prev, previous_run_clean(a));
+	report_recovery(a, &rec);
 	load_policy(a);
 	if ((r = start_shipper(a)) < 0 || (r = intake_listen(a)) < 0) {
 		fprintf(stderr, SD_CRIT "cannot start: %s\n", strerror(-r));

@@ -133,7 +133,7 @@ state_write(struct spool *sp)
 	return r;
 }
 
-/* 0 when loaded, 1 when missing or damaged (rebuilt from segments). */
+/* 0 when loaded, 1 when missing, 2 when damaged (rebuilt from segments). */
 static int
 state_read(struct spool *sp)
 {
@@ -151,13 +151,13 @@ state_read(struct spool *sp)
 	p = (const uint8_t *)b.data;
 	if (r < 0 || b.len != STATE_LEN || memcmp(p, STATE_MAGIC, 4) != 0) {
 		sbuf_clear(&b);
-		return r < 0 ? r : 1;
+		return r < 0 ? r : 2;
 	}
 	crc = (uint32_t)p[STATE_LEN - 4] << 24 | (uint32_t)p[STATE_LEN - 3] <<
 	    16 | (uint32_t)p[STATE_LEN - 2] << 8 | p[STATE_LEN - 1];
 	if (crc != crc32c(0, p, STATE_LEN - 4)) {
 		sbuf_clear(&b);
-		return 1;
+		return 2;
 	}
 	sp->boot_id = get64(p + 4);
 	sp->acked_seq = get64(p + 12);
@@ -230,6 +230,29 @@ quarantine(struct spool *sp, const char *name)
 	return fsync(sp->dfd) < 0 ? -errno : 0;
 }
 
+/* Keep what is before the damage in place; move the rest aside. */
+static int
+quarantine_tail(struct spool *sp, const char *name, const struct sbuf *buf,
+    uint64_t good)
+{
+	char dst[80];
+	int fd, r = 0;
+
+	if (mkdirat(sp->dfd, "quarantine", 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(dst, sizeof(dst), "quarantine/%s.from-%llu", name,
+	    (unsigned long long)good);
+	fd = openat(sp->dfd, dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf->data + good, buf->len - good) !=
+	    (ssize_t)(buf->len - good) || fsync(fd) < 0)
+		r = errno ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
 static int
 cut_tail(struct spool *sp, const char *name, uint64_t keep)
 {
@@ -271,6 +294,9 @@ scan_segment(struct spool *sp, size_t i, uint64_t *good_len,
 		s->last = r.seq;
 		sp->head_seq = r.seq;
 		mg_record_hash(&r, sp->head_hash);
+		/* A lost state file must not restart the boot count. */
+		if (r.boot_id > sp->boot_id)
+			sp->boot_id = r.boot_id;
 		off += (size_t)n;
 	}
 	*good_len = off;
@@ -301,7 +327,7 @@ recover(struct spool *sp, struct spool_recovery *rec)
 			rec->cut_at_seq = sp->head_seq;
 		} else if (r == 1)
 			rec->quarantined++;
-		if (good == 0 || (r == 1 && !last)) {
+		if (good == 0) {
 			r = r == 1 && !last ? quarantine(sp, name) :
 			    (unlinkat(sp->dfd, name, 0) < 0 ? -errno : 0);
 			spool_seg_remove(sp, i);
@@ -309,6 +335,9 @@ recover(struct spool *sp, struct spool_recovery *rec)
 				break;
 			continue;
 		}
+		if (r == 1 && !last && (r = quarantine_tail(sp, name, &buf,
+		    good)) < 0)
+			break;
 		if (r == 1 && (r = cut_tail(sp, name, good)) < 0)
 			break;
 		sp->total += sp->segs[i].bytes;
@@ -375,16 +404,27 @@ spool_open(const struct spool_cfg *cfg, struct spool **ret,
 		goto fail;
 	if ((r = state_read(sp)) < 0)
 		goto fail;
-	rec->state_rebuilt = r == 1;
+	rec->state_rebuilt = r == 2;
 	state_head = sp->head_seq;
 	memcpy(state_hash, sp->head_hash, MG_REC_HASH_LEN);
 	sp->head_seq = 0;
-	if ((r = list_segments(sp)) < 0 || (r = recover(sp, rec)) < 0)
+	if ((r = list_segments(sp)) < 0)
+		goto fail;
+	/* No state but segments: it was lost, not never written. */
+	if (r == 0 && state_head == 0 && sp->boot_id == 0 && sp->n_segs > 0)
+		rec->state_rebuilt = true;
+	if ((r = recover(sp, rec)) < 0)
 		goto fail;
 	/* The spool never goes back: a head older than the state's means
 	 * its segments were acknowledged and deleted (or lost); keep
 	 * numbering after the state's head. */
 	if (sp->head_seq < state_head) {
+		/* Written records are gone: report them, never reuse seqs. */
+		if (state_head > sp->acked_seq && sp->head_seq < state_head) {
+			rec->lost_from = sp->head_seq > sp->acked_seq ?
+			    sp->head_seq + 1 : sp->acked_seq + 1;
+			rec->lost_to = state_head;
+		}
 		sp->head_seq = state_head;
 		memcpy(sp->head_hash, state_hash, MG_REC_HASH_LEN);
 	}

@@ -39,8 +39,11 @@ struct spool_cfg {
 struct spool_recovery {
 	uint64_t cut_bytes;	/* torn tail cut from the last segment */
 	uint64_t cut_at_seq;	/* last good seq before the cut */
-	unsigned quarantined;	/* damaged older segments moved aside */
+	unsigned quarantined;	/* damaged parts of older segments moved
+				 * to quarantine/ */
 	bool state_rebuilt;	/* state file missing or damaged */
+	uint64_t lost_from;	/* records the state file says were written */
+	uint64_t lost_to;	/* but that are gone (0, 0: none) */
 };
 
 struct spool_stats {

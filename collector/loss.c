@@ -3,7 +3,7 @@
  * Loss records (flag MG_REC_F_LOSS): the agent ran out of spool and
  * dropped records, and says which, in a signed body
  *   {"mynaguard":{"loss":{"ranges":[{"from":A,"to":B,"last_hash":"hex"}],
- *    "count":N,"reason":"..."}}, ...}
+ *    "count":N}}, "event":{"reason":"..."}, ...}
  * A dropped range turns the gap it leaves into an explained one, and the
  * first record after it, whose prev_hash is the dropped record's hash, is
  * not a chain break.  Either may reach us first, so both directions are
@@ -26,7 +26,7 @@ static const char ranges_sql[] =
     " WHERE json_type(?1, '$.mynaguard.loss.ranges') = 'array'";
 static const char info_sql[] =
     "SELECT json_extract(?1, '$.mynaguard.loss.count'),"
-    " json_extract(?1, '$.mynaguard.loss.reason')";
+    " json_extract(?1, '$.event.reason')";
 static const char insert_sql[] =
     "INSERT INTO loss_ranges(agent_id, loss_seq, seq_from, seq_to,"
     " last_hash) VALUES(?, ?, ?, ?, ?)";

@@ -358,9 +358,10 @@ loss_body(
 
 	mg_hex(last, MG_REC_HASH_LEN, hex);
 	snprintf(buf, len,
-	    "{\"event\":{\"action\":\"events-dropped\"},"
+	    "{\"event\":{\"action\":\"events-dropped\","
+	    "\"reason\":\"spool full\"},"
 	    "\"mynaguard\":{\"loss\":{\"ranges\":[{\"from\":%llu,\"to\":%llu,"
-	    "\"last_hash\":\"%s\"}],\"count\":%llu,\"reason\":\"spool full\"}}}",
+	    "\"last_hash\":\"%s\"}],\"count\":%llu}}}",
 	    (unsigned long long)from, (unsigned long long)to, hex,
 	    (unsigned long long)(to - from + 1));
 }
