@@ -16,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -130,10 +131,16 @@ agent_status_json(struct agent *a, struct sbuf *out)
 {
 	struct spool_stats sp;
 	struct ship_status sh;
+	char when[32] = "never";
+	struct tm tm;
+	time_t t;
 	struct jw w;
 
 	spool_stats(a->spool, &sp);
 	ship_get_status(a->shipper, &sh);
+	t = (time_t)(sh.last_ok_ns / 1000000000);
+	if (sh.last_ok_ns > 0 && gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	jw_init(&w, out);
 	jw_object(&w);
 	jw_key(&w, "agent_id");
@@ -156,8 +163,8 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_str(&w, a->cfg.url != NULL ? a->cfg.url : "");
 	jw_key(&w, "collector_reachable");
 	jw_bool(&w, sh.reachable);
-	jw_key(&w, "last_success_ns");
-	jw_i64(&w, sh.last_ok_ns);
+	jw_key(&w, "last_success");
+	jw_str(&w, when);
 	jw_key(&w, "last_error");
 	jw_str(&w, sh.last_error);
 	jw_object_end(&w);
