@@ -7,6 +7,7 @@
  * after the collector acknowledges a durable commit.
  */
 #include <curl/curl.h>
+#include <systemd/sd-daemon.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@ struct shipper {
 	int64_t drain_deadline_ns;
 	struct ship_status st;
 	CURL *curl;
+	char curl_err[CURL_ERROR_SIZE];
 	struct sbuf reply;
 };
 
@@ -103,6 +105,7 @@ setup_curl(struct shipper *s)
 	SET(CURLOPT_TIMEOUT_MS, 120000L);
 	SET(CURLOPT_WRITEFUNCTION, on_reply);
 	SET(CURLOPT_WRITEDATA, s);
+	SET(CURLOPT_ERRORBUFFER, s->curl_err);
 #undef SET
 	if (e != CURLE_OK) {
 		curl_easy_cleanup(c);
@@ -140,13 +143,21 @@ set_error(struct shipper *s, const char *fmt, ...)
 static void
 set_error(struct shipper *s, const char *fmt, ...)
 {
+	char msg[sizeof(s->st.last_error)];
+	bool changed;
 	va_list ap;
 
 	va_start(ap, fmt);
-	pthread_mutex_lock(&s->lock);
-	vsnprintf(s->st.last_error, sizeof(s->st.last_error), fmt, ap);
-	pthread_mutex_unlock(&s->lock);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&s->lock);
+	changed = strcmp(msg, s->st.last_error) != 0;
+	memcpy(s->st.last_error, msg, sizeof(msg));
+	pthread_mutex_unlock(&s->lock);
+	/* Once per change of trouble, not once per retry. */
+	if (changed)
+		fprintf(stderr, SD_WARNING "collector %s: %s; events stay in "
+		    "the spool\n", s->cfg.url, msg);
 }
 
 /* POST one batch; 0 with *acked, or -errno with *retry_after set. */
@@ -166,6 +177,7 @@ post(struct shipper *s, const struct sbuf *body, uint64_t *acked,
 		return -ENOMEM;
 	h = h2;
 	s->reply.len = 0;
+	s->curl_err[0] = '\0';
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body->data);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -173,7 +185,8 @@ post(struct shipper *s, const struct sbuf *body, uint64_t *acked,
 	e = curl_easy_perform(s->curl);
 	curl_slist_free_all(h);
 	if (e != CURLE_OK) {
-		set_error(s, "%s (curl %ld)", curl_easy_strerror(e), (long)e);
+		set_error(s, "%s (curl %ld)", s->curl_err[0] ? s->curl_err :
+		    curl_easy_strerror(e), (long)e);
 		return -EIO;
 	}
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -269,6 +282,9 @@ ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
 		return r;
 	}
 	pthread_mutex_lock(&s->lock);
+	if (s->st.last_error[0] != '\0' && r == 0)
+		fprintf(stderr, SD_INFO "collector %s reachable again\n",
+		    s->cfg.url);
 	s->st.reachable = true;
 	s->st.last_ok_ns = now_ns();
 	s->st.acked_seq = acked;

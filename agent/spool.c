@@ -374,23 +374,13 @@ open_dir(struct spool *sp, const char *dir)
 	return sp->dir != NULL ? 0 : -ENOMEM;
 }
 
-int
-spool_open(const struct spool_cfg *cfg, struct spool **ret,
-    struct spool_recovery *rec)
+static struct spool *
+spool_new(const struct spool_cfg *cfg)
 {
-	uint8_t state_hash[MG_REC_HASH_LEN];
-	struct spool *sp;
-	uint64_t state_head;
-	int r;
+	struct spool *sp = calloc(1, sizeof(*sp));
 
-	if (cfg == NULL || cfg->dir == NULL || ret == NULL || rec == NULL ||
-	    cfg->max_bytes < 4 * (uint64_t)MG_REC_MAX ||
-	    cfg->reserve_bytes >= cfg->max_bytes / 2)
-		return -EINVAL;
-	memset(rec, 0, sizeof(*rec));
-	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
-		return -ENOMEM;
+		return NULL;
 	pthread_mutex_init(&sp->lock, NULL);
 	sp->afd = sp->dfd = -1;
 	sp->max_bytes = cfg->max_bytes;
@@ -400,27 +390,35 @@ spool_open(const struct spool_cfg *cfg, struct spool **ret,
 	/* Several segments fit in the spool, so dropping one frees room. */
 	if (sp->segment_bytes == 0 || sp->segment_bytes > cfg->max_bytes / 8)
 		sp->segment_bytes = cfg->max_bytes / 8;
-	if ((r = open_dir(sp, cfg->dir)) < 0)
-		goto fail;
+	return sp;
+}
+
+/* Segments against the state file: head, lost records, boot count. */
+static int
+load(struct spool *sp, struct spool_recovery *rec)
+{
+	uint8_t state_hash[MG_REC_HASH_LEN];
+	uint64_t state_head;
+	int r;
+
 	if ((r = state_read(sp)) < 0)
-		goto fail;
+		return r;
 	rec->state_rebuilt = r == 2;
 	state_head = sp->head_seq;
 	memcpy(state_hash, sp->head_hash, MG_REC_HASH_LEN);
 	sp->head_seq = 0;
 	if ((r = list_segments(sp)) < 0)
-		goto fail;
+		return r;
 	/* No state but segments: it was lost, not never written. */
-	if (r == 0 && state_head == 0 && sp->boot_id == 0 && sp->n_segs > 0)
+	if (state_head == 0 && sp->boot_id == 0 && sp->n_segs > 0)
 		rec->state_rebuilt = true;
 	if ((r = recover(sp, rec)) < 0)
-		goto fail;
+		return r;
 	/* The spool never goes back: a head older than the state's means
-	 * its segments were acknowledged and deleted (or lost); keep
-	 * numbering after the state's head. */
+	 * its segments were acknowledged and deleted, or lost. */
 	if (sp->head_seq < state_head) {
 		/* Written records are gone: report them, never reuse seqs. */
-		if (state_head > sp->acked_seq && sp->head_seq < state_head) {
+		if (state_head > sp->acked_seq) {
 			rec->lost_from = sp->head_seq > sp->acked_seq ?
 			    sp->head_seq + 1 : sp->acked_seq + 1;
 			rec->lost_to = state_head;
@@ -428,6 +426,25 @@ spool_open(const struct spool_cfg *cfg, struct spool **ret,
 		sp->head_seq = state_head;
 		memcpy(sp->head_hash, state_hash, MG_REC_HASH_LEN);
 	}
+	return 0;
+}
+
+int
+spool_open(const struct spool_cfg *cfg, struct spool **ret,
+    struct spool_recovery *rec)
+{
+	struct spool *sp;
+	int r;
+
+	if (cfg == NULL || cfg->dir == NULL || ret == NULL || rec == NULL ||
+	    cfg->max_bytes < 4 * (uint64_t)MG_REC_MAX ||
+	    cfg->reserve_bytes >= cfg->max_bytes / 2)
+		return -EINVAL;
+	memset(rec, 0, sizeof(*rec));
+	if ((sp = spool_new(cfg)) == NULL)
+		return -ENOMEM;
+	if ((r = open_dir(sp, cfg->dir)) < 0 || (r = load(sp, rec)) < 0)
+		goto fail;
 	sp->committed_seq = sp->head_seq;
 	sp->boot_id++;
 	if ((r = state_write(sp)) < 0)

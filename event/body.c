@@ -79,8 +79,9 @@ all_digits(const char *s, size_t n, size_t max)
 	return true;
 }
 
+/* UTF-8, bounded, no control characters (message may hold newlines). */
 static int
-check_value(const struct mg_field_val *f, const char **ret_why)
+check_text(const struct mg_field_val *f, const char **ret_why)
 {
 	size_t i;
 
@@ -95,14 +96,33 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 		    (c == '\n' || c == '\t')))
 			return set_why(ret_why, "control character in field");
 	}
+	return 0;
+}
+
+static bool
+hex64(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (parse_hexdigit(s[i]) < 0)
+			return false;
+	return true;
+}
+
+static int
+check_value(const struct mg_field_val *f, const char **ret_why)
+{
+	int r;
+
+	if ((r = check_text(f, ret_why)) < 0)
+		return r;
 	switch (f->id) {
 	case MG_F_POLICY_HASH:
-		for (i = 0; i < f->len; i++)
-			if (parse_hexdigit(f->val[i]) < 0)
-				break;
-		if (f->len != 64 || i != 64)
-			return set_why(ret_why, "policy hash is not 64 hex");
-		return 0;
+		return hex64(f->val, f->len) ? 0 :
+		    set_why(ret_why, "policy hash is not 64 hex");
 	case MG_F_POLICY_VERSION:
 	case MG_F_PREV_SEQ:
 		return all_digits(f->val, f->len, 19) ? 0 :

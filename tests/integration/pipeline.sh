@@ -169,5 +169,29 @@ check "spool damage reported by the agent" [ "$(q "select count(*) from events \
     where json_extract(body,'\$.event.action')='spool-recovered'")" -ge 1 ]
 stop_agent
 stop_collector
+
+# --- 5. a collector whose certificate names another host: refused ---------
+bash "$src/tools/mkcerts.sh" server-wrongname "$pki" collector.example.invalid >/dev/null
+"$coll_bin" --listen 127.0.0.1 --port 0 --database "$tmp/other.db" \
+    --certificate "$pki/collector.example.invalid.pem" \
+    --key "$pki/collector.example.invalid.key" --ca "$pki/ca.pem" \
+    --config "$tmp/empty.conf" >"$tmp/collector.log" 2>&1 &
+coll_pid=$!
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/collector.log")
+	[ -n "$port" ] && break; sleep 0.1
+done
+: >"$tmp/agent.log"
+start_agent
+"$cli" event send --socket "$sock" --drop-dir "$tmp/drop" --message "mismatch" >/dev/null
+for _ in $(seq 50); do
+	grep -q "collector https://localhost:$port/:" "$tmp/agent.log" && break
+	sleep 0.1
+done
+check "hostname mismatch: the agent refuses the collector, with a log line" \
+    grep -q "collector https://localhost:$port/:.*\(subject name\|host name\|hostname\)" "$tmp/agent.log"
+check "hostname mismatch: nothing acknowledged" [ "$(acked_seq)" -lt "$(head_seq)" ]
+stop_agent
+stop_collector
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

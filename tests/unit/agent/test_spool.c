@@ -216,7 +216,7 @@ test_torn_tail_every_offset(void **state)
 	sp = open_spool(dir, 8 << 20, NULL);
 	emit_n(sp, 5);
 	spool_close(sp);
-	snprintf(seg, sizeof(seg), "%s/seg-%020u.log", dir, 1);
+	snprintf(seg, sizeof(seg), "%s/seg-%020u.log", dir, 1u);
 	full = file_size(seg);
 	/* The fifth record's offset: every record here has the same size
 	 * but for its digits; find it by decoding. */
@@ -287,7 +287,7 @@ test_damaged_segment_quarantined(void **state)
 	sp = open_spool(dir, 8 << 20, NULL);
 	emit_n(sp, 2000);
 	spool_close(sp);
-	snprintf(seg, sizeof(seg), "%s/seg-%020u.log", dir, 1);
+	snprintf(seg, sizeof(seg), "%s/seg-%020u.log", dir, 1u);
 	fd = open(seg, O_WRONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, "XXXX", 4, 1000), 4);
