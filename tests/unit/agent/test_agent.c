@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "mynaguard/common.h"
 #include "config.h"
 #include "ship.h"
 
@@ -67,6 +68,28 @@ test_config(void **state)
 	agent_config_clear(&c);
 }
 
+/* The example shipped for administrators parses as it is. */
+static void
+test_shipped_example(void **state)
+{
+	const char *src = getenv("MG_SOURCE_DIR");
+	struct agent_config c;
+	char path[1024], err[128], *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/packaging/config/agent.conf", src);
+	assert_int_equal(file_read_all(path, 65536, 0, &text, &len), 0);
+	assert_int_equal(agent_config_defaults(&c), 0);
+	assert_int_equal(agent_config_parse(&c, text, len, err, sizeof(err)), 0);
+	assert_int_equal(c.spool_max, 64u << 20);
+	assert_string_equal(c.socket, "/run/mynaguard/events.sock");
+	assert_null(c.url);	/* commented out: the policy's collector */
+	agent_config_clear(&c);
+	free(text);
+}
+
 static void
 test_backoff(void **state)
 {
@@ -90,6 +113,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_shipped_example),
 		cmocka_unit_test(test_backoff),
 	};
 
