@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,21 +69,14 @@ cmd_event_send(int argc, char **argv)
 static int
 query_status(const char *path, char *buf, size_t size, size_t *len)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { 5, 0 };
 	const uint8_t req[8] = { 0, 0, 0, MG_IPC_STATUS, 0, 0, 0, 0 };
 	ssize_t n;
 	int fd, r = 0;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = mg_ipc_connect(path, 5000);
 	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		return fd;
+	if (send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
 		r = -errno;
 	if (r == 0 && (n = recv(fd, buf, size - 1, 0)) < 4)
 		r = n < 0 ? -errno : -EPROTO;

@@ -10,15 +10,19 @@
 
 #include "mynaguard/common.h"
 
+/* size_hint > 0: allocate once (FILE_SECRET), so no copy of the bytes
+ * is left behind by a growing buffer. */
 static int
-read_fd(int fd, size_t max, char **ret, size_t *ret_len)
+read_fd(int fd, size_t max, size_t size_hint, char **ret, size_t *ret_len)
 {
 	struct sbuf b;
 	char chunk[2048];
 	ssize_t n;
 	int r;
 
-	sbuf_init(&b, max);
+	sbuf_init(&b, size_hint > 0 ? size_hint : max);
+	if (size_hint > 0 && (r = sbuf_reserve(&b, size_hint)) < 0)
+		goto out;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0) {
@@ -34,14 +38,18 @@ read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 	}
 	r = sbuf_steal(&b, ret, ret_len);
 out:
+	explicit_bzero(chunk, sizeof(chunk));
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.len);
 	sbuf_clear(&b);
 	return r;
 }
 
 static int
-check_stat(int fd, size_t max, unsigned flags)
+check_stat(int fd, size_t max, unsigned flags, size_t *ret_size)
 {
 	struct stat st;
+	bool owner_ok;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -49,9 +57,12 @@ check_stat(int fd, size_t max, unsigned flags)
 		return -EINVAL;
 	if ((uint64_t)st.st_size > (uint64_t)max)
 		return -E2BIG;
+	owner_ok = st.st_uid == 0 ||
+	    ((flags & FILE_OWNER_SELF) && st.st_uid == geteuid());
 	if ((flags & FILE_TRUSTED) &&
-	    (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
+	    (!owner_ok || (st.st_mode & (S_IWGRP | S_IWOTH))))
 		return -EPERM;
+	*ret_size = (size_t)st.st_size;
 	return 0;
 }
 
@@ -60,6 +71,7 @@ file_read_all(const char *path, size_t max, unsigned flags, char **ret,
     size_t *ret_len)
 {
 	int fd = -1, oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+	size_t size = 0;
 	int r;
 
 	if (path == NULL || ret == NULL || ret_len == NULL)
@@ -67,7 +79,7 @@ file_read_all(const char *path, size_t max, unsigned flags, char **ret,
 	if (strcmp(path, "-") == 0) {
 		if (flags & FILE_TRUSTED)
 			return -EPERM;
-		return read_fd(STDIN_FILENO, max, ret, ret_len);
+		return read_fd(STDIN_FILENO, max, 0, ret, ret_len);
 	}
 	if (flags & FILE_TRUSTED) {
 		if (path[0] != '/')
@@ -78,9 +90,9 @@ file_read_all(const char *path, size_t max, unsigned flags, char **ret,
 	fd = open(path, oflags | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : -errno;
-	if ((r = check_stat(fd, max, flags)) < 0)
+	if ((r = check_stat(fd, max, flags, &size)) < 0)
 		goto out;
-	r = read_fd(fd, max, ret, ret_len);
+	r = read_fd(fd, max, (flags & FILE_SECRET) ? size + 1 : 0, ret, ret_len);
 out:
 	close(fd);
 	return r;

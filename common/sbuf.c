@@ -123,3 +123,9 @@ sbuf_clear(struct sbuf *b)
 	b->len = 0;
 	b->cap = 0;
 }
+
+int
+sbuf_reserve(struct sbuf *b, size_t n)
+{
+	return reserve(b, n);
+}

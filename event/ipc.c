@@ -129,8 +129,8 @@ mg_ipc_decode(const uint8_t *buf, size_t len, struct mg_submit *ret,
 	}
 }
 
-static int
-connect_agent(const char *path, int timeout_ms)
+int
+mg_ipc_connect(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
@@ -249,7 +249,7 @@ mg_submit_event(const char *sock_path, const char *drop_dir,
 	sbuf_init(&msg, MG_IPC_MSG_MAX);
 	if ((r = mg_ipc_encode_submit(s, &msg)) < 0)
 		goto out;
-	fd = connect_agent(sock_path, timeout_ms);
+	fd = mg_ipc_connect(sock_path, timeout_ms);
 	if (fd >= 0) {
 		r = exchange(fd, &msg, &seq);
 		close(fd);

@@ -44,6 +44,10 @@ int sbuf_steal(struct sbuf *b, char **ret, size_t *ret_len);
 /* Free the contents; b stays usable (empty, same max). */
 void sbuf_clear(struct sbuf *b);
 
+/* Make room for n more bytes now, so later puts do not move the data.
+ * -E2BIG, -ENOMEM. */
+int sbuf_reserve(struct sbuf *b, size_t n);
+
 /* ---- arena: many small allocations freed at once --------------------- */
 
 struct arena;
@@ -130,6 +134,10 @@ int jw_finish(struct jw *w);
 
 #define FILE_TRUSTED 0x1u	/* owned by root, not writable by group or
 				 * other, no symlink at the last component */
+#define FILE_OWNER_SELF 0x2u	/* with FILE_TRUSTED: the owner may also be
+				 * the running user (a DynamicUser service) */
+#define FILE_SECRET 0x4u	/* key material: read into one allocation of
+				 * the file's size, wipe every copy */
 
 /*
  * Read a whole regular file of at most max bytes.  Stores a malloc'ed

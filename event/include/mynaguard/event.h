@@ -257,6 +257,10 @@ struct mg_submit {
 	size_t n;
 };
 
+/* Connect to the agent's socket with send and receive timeouts; the fd,
+ * or -errno. */
+int mg_ipc_connect(const char *sock_path, int timeout_ms);
+
 /* Append a SUBMIT message (header included) to out. */
 int mg_ipc_encode_submit(const struct mg_submit *s, struct sbuf *out);
 
