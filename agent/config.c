@@ -184,64 +184,43 @@ set_value(struct agent_config *c, const struct key *k, const char *v)
 	return 0;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
+struct walk {
+	struct agent_config *c;
+	uint32_t seen;
+	char *err;
+	size_t errsz;
+};
 
 static int
-line_error(char *err, size_t errsz, unsigned line, const char *msg,
+fail(struct walk *w, const struct ini_item *it, const char *msg,
     const char *what)
 {
-	snprintf(err, errsz, "%u: %s%s%s", line, msg, what ? ": " : "",
-	    what ? what : "");
+	snprintf(w->err, w->errsz, "%u: %s: %s", it->line, msg, what);
 	return -EBADMSG;
 }
 
 static int
-parse_line(struct agent_config *c, char *s, char *section, uint32_t *seen,
-    unsigned line, char *err, size_t errsz)
+on_item(void *arg, const struct ini_item *it)
 {
-	char *eq, *name, *v;
+	struct walk *w = arg;
 	size_t i;
 
-	if (*s == '[') {
-		eq = strchr(s, ']');
-		if (eq == NULL || eq[1] != '\0' || eq - s - 1 >= 32)
-			return line_error(err, errsz, line, "bad section", s);
-		memcpy(section, s + 1, (size_t)(eq - s - 1));
-		section[eq - s - 1] = '\0';
-		for (i = 0; i < MG_ELEMENTSOF(keys); i++)
-			if (strcmp(keys[i].section, section) == 0)
-				return 0;
-		return line_error(err, errsz, line, "unknown section", section);
-	}
-	eq = strchr(s, '=');
-	if (eq == NULL || section[0] == '\0')
-		return line_error(err, errsz, line, "expected Key=Value in a "
-		    "[Section]", NULL);
-	*eq = '\0';
-	name = trim(s);
-	v = trim(eq + 1);
 	for (i = 0; i < MG_ELEMENTSOF(keys); i++)
-		if (strcmp(keys[i].section, section) == 0 &&
-		    strcmp(keys[i].name, name) == 0)
+		if (strcmp(keys[i].section, it->section) == 0 &&
+		    (it->key == NULL || strcmp(keys[i].name, it->key) == 0))
 			break;
+	if (it->key == NULL)
+		return i < MG_ELEMENTSOF(keys) ? 0 :
+		    fail(w, it, "unknown section", it->section);
+	if (it->section[0] == '\0')
+		return fail(w, it, "expected a [Section] before", it->key);
 	if (i == MG_ELEMENTSOF(keys))
-		return line_error(err, errsz, line, "unknown key", name);
-	if (*seen & (1u << i))
-		return line_error(err, errsz, line, "key given twice", name);
-	*seen |= 1u << i;
-	if (set_value(c, &keys[i], v) < 0)
-		return line_error(err, errsz, line, "bad value for", name);
+		return fail(w, it, "unknown key", it->key);
+	if (w->seen & (1u << i))
+		return fail(w, it, "key given twice", it->key);
+	w->seen |= 1u << i;
+	if (set_value(w->c, &keys[i], it->value) < 0)
+		return fail(w, it, "bad value for", it->key);
 	return 0;
 }
 
@@ -249,26 +228,17 @@ int
 agent_config_parse(struct agent_config *c, const char *text, size_t len,
     char *err, size_t errsz)
 {
-	char section[32] = "", *copy, *p, *nl, *s;
-	uint32_t seen = 0;
-	unsigned line = 0;
-	int r = 0;
+	struct walk w = { .c = c, .err = err, .errsz = errsz };
+	unsigned line;
+	int r;
 
-	if (memchr(text, '\0', len) != NULL)
-		return line_error(err, errsz, 0, "NUL byte in file", NULL);
-	copy = strndup(text, len);
-	if (copy == NULL)
-		return -ENOMEM;
-	for (p = copy; p != NULL && r == 0; p = nl) {
-		nl = strchr(p, '\n');
-		if (nl != NULL)
-			*nl++ = '\0';
-		line++;
-		s = trim(p);
-		if (*s == '\0' || *s == '#' || *s == ';')
-			continue;
-		r = parse_line(c, s, section, &seen, line, err, errsz);
-	}
-	free(copy);
-	return r;
+	if (errsz > 0)
+		err[0] = '\0';
+	r = ini_parse(text, len, on_item, &w, &line);
+	if (r == -EBADMSG && line > 0 && strchr(err, ':') == NULL)
+		snprintf(err, errsz, "%u: expected [Section] or Key=Value",
+		    line);
+	else if (r == -EILSEQ)
+		snprintf(err, errsz, "0: not UTF-8 text");
+	return r == -EILSEQ ? -EBADMSG : r;
 }

@@ -238,52 +238,41 @@ coll_config_set(struct coll_config *c, const char *key, const char *value,
 	return k->parse(value, (char *)c + k->offset, d);
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
+struct walk {
+	struct coll_config *c;
+	bool section;
+	uint32_t seen;
+	struct coll_diag *d;
+};
 
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
-/* One line; *section says whether [Collector] has begun. */
 static int
-parse_line(struct coll_config *c, char *line, bool *section, uint32_t *seen,
-    struct coll_diag *d)
+on_item(void *arg, const struct ini_item *it)
 {
+	struct walk *w = arg;
 	const struct keyword *k;
-	char *eq, *key;
 	int r;
 
-	line = trim(line);
-	if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
-		return 0;
-	if (line[0] == '[') {
-		if (strcmp(line, "[" SECTION "]") != 0)
-			return diag(d, -EBADMSG,
-			    "unknown section %s (only [" SECTION "])", line);
-		if (*section)
-			return diag(
-			    d, -EBADMSG, "duplicate section [" SECTION "]");
-		*section = true;
+	if (w->d != NULL)
+		w->d->line = it->line;
+	if (it->key == NULL) {
+		if (strcmp(it->section, SECTION) != 0)
+			return diag(w->d, -EBADMSG, "unknown section [%s] "
+			    "(only [" SECTION "])", it->section);
+		if (w->section)
+			return diag(w->d, -EBADMSG,
+			    "duplicate section [" SECTION "]");
+		w->section = true;
 		return 0;
 	}
-	if ((eq = strchr(line, '=')) == NULL)
-		return diag(d, -EBADMSG, "expected Key=Value");
-	*eq = '\0';
-	key = trim(line);
-	if (!*section)
-		return diag(d, -EBADMSG, "'%s' outside [" SECTION "]", key);
-	if ((k = lookup(key)) != NULL && (*seen & (1u << (k - keywords))))
-		return diag(d, -EBADMSG, "duplicate key '%s'", key);
-	if ((r = coll_config_set(c, key, trim(eq + 1), d)) < 0)
+	if (!w->section)
+		return diag(w->d, -EBADMSG, "'%s' outside [" SECTION "]",
+		    it->key);
+	if ((k = lookup(it->key)) != NULL &&
+	    (w->seen & (1u << (k - keywords))))
+		return diag(w->d, -EBADMSG, "duplicate key '%s'", it->key);
+	if ((r = coll_config_set(w->c, it->key, it->value, w->d)) < 0)
 		return r == -ENOENT ? -EBADMSG : r;
-	*seen |= 1u << (k - keywords);
+	w->seen |= 1u << (k - keywords);
 	return 0;
 }
 
@@ -292,42 +281,32 @@ coll_config_parse(
     struct coll_config *c, const char *buf, size_t len, struct coll_diag *d)
 {
 	struct coll_config n;
-	char *copy = NULL, *p, *line;
-	bool section = false;
-	uint32_t seen = 0;
-	size_t bad = 0;
+	struct walk w = { .c = &n, .d = d };
+	unsigned line = 0;
 	int r;
 
 	if (d != NULL)
 		memset(d, 0, sizeof(*d));
-	if (memchr(buf, '\0', len) != NULL)
-		return diag(d, -EBADMSG, "contains a NUL byte");
-	if (utf8_validate(buf, len, &bad) < 0)
-		return diag(d, -EBADMSG, "not UTF-8 (byte %zu)", bad);
 	if ((r = config_copy(&n, c)) < 0)
 		return r;
-	if ((copy = malloc(len + 1)) == NULL) {
-		r = -ENOMEM;
+	r = ini_parse(buf, len, on_item, &w, &line);
+	if (r == -EILSEQ) {
+		r = diag(d, -EBADMSG, "not UTF-8 text, or a NUL byte");
 		goto out;
 	}
-	memcpy(copy, buf, len);
-	copy[len] = '\0';
-	p = copy;
-	while ((line = strsep(&p, "\n")) != NULL) {
-		if (d != NULL)
-			d->line++;
-		if ((r = parse_line(&n, line, &section, &seen, d)) < 0)
-			goto out;
+	if (r == -EBADMSG && d != NULL && d->msg[0] == '\0') {
+		r = diag(d, -EBADMSG, "expected Key=Value");
+		d->line = line;
 	}
+	if (r < 0)
+		goto out;
 	if (d != NULL)
 		d->line = 0;
 	coll_config_clear(c);
 	*c = n;
 	memset(&n, 0, sizeof(n)); /* transferred */
-	r = 0;
 out:
 	coll_config_clear(&n);
-	free(copy);
 	return r;
 }
 

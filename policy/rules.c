@@ -253,30 +253,6 @@ parse_value(struct lex *lx, enum vtype t, struct pol_value *v)
 	return -EINVAL;
 }
 
-/* Make room for one more value in a (arena arrays double; the old one is
- * left in the arena, bounded by POL_SET_MAX). */
-static int
-grow(struct lex *lx, struct pol_attr *a, size_t *cap, size_t at)
-{
-	struct pol_value *nv;
-	size_t ncap;
-
-	if (a->n < *cap)
-		return 0;
-	if (a->n >= POL_SET_MAX)
-		return lex_error(lx, at, "more than %u values in one set",
-		    POL_SET_MAX);
-	ncap = *cap ? *cap * 2 : 4;
-	nv = arena_alloc(lx->arena, ncap * sizeof(*nv));
-	if (nv == NULL)
-		return -ENOMEM;
-	if (a->n > 0)
-		memcpy(nv, a->v, a->n * sizeof(*nv));
-	a->v = nv;
-	*cap = ncap;
-	return 0;
-}
-
 static int
 parse_setop(struct lex *lx, enum setop *ret)
 {
@@ -297,91 +273,103 @@ parse_setop(struct lex *lx, enum setop *ret)
 	return 1;
 }
 
-/* Values of attribute a: `value` or `[operator] { value ... }`. */
+/* Grow an arena array of n elements of size sz by one slot. */
 static int
-parse_values(struct lex *lx, enum vtype t, struct pol_attr *a)
+grow_array(struct lex *lx, void **v, size_t n, size_t *cap, size_t sz)
 {
-	size_t cap = a->n;
-	enum setop op = SETOP_EQUALS;
-	int r;
+	void *nv;
 
-	if ((r = parse_setop(lx, &op)) < 0)
-		return r;
-	if (r == 0 && (lx->pos >= lx->len || lx->s[lx->pos] != '{')) {
-		if ((r = grow(lx, a, &cap, lx->pos)) < 0)
-			return r;
-		if ((r = parse_value(lx, t, &a->v[a->n])) < 0)
-			return r;
-		a->n++;
+	if (n < *cap)
+		return 0;
+	if (n >= POL_SET_MAX)
+		return lex_error(lx, lx->pos, "more than %u values in one set",
+		    POL_SET_MAX);
+	*cap = *cap ? *cap * 2 : 4;
+	nv = arena_alloc(lx->arena, *cap * sz);
+	if (nv == NULL)
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(nv, *v, n * sz);
+	*v = nv;
+	return 0;
+}
+
+/* One element of a set: a value of an attribute, or a condition. */
+struct elem {
+	enum vtype t;
+	struct pol_attr *a;	/* values, or NULL for conditions */
+	struct pol_rule *r;
+	size_t cap;
+};
+
+static int
+parse_elem(struct lex *lx, struct elem *e)
+{
+	int rc;
+
+	if (e->a != NULL) {
+		rc = grow_array(lx, (void **)&e->a->v, e->a->n, &e->cap,
+		    sizeof(*e->a->v));
+		if (rc < 0 || (rc = parse_value(lx, e->t,
+		    &e->a->v[e->a->n])) < 0)
+			return rc;
+		e->a->n++;
 		return 0;
 	}
-	a->op = op;
+	rc = grow_array(lx, (void **)&e->r->cond, e->r->n_cond, &e->cap,
+	    sizeof(*e->r->cond));
+	if (rc < 0 || (rc = cond_parse(lx, &e->r->cond[e->r->n_cond])) < 0)
+		return rc;
+	e->r->n_cond++;
+	return 0;
+}
+
+/* `item` or `[operator] { item item ... }` (usbguard
+ * attribute_value_multiset); *op is set when there is an operator. */
+static int
+parse_set(struct lex *lx, struct elem *e, enum setop *op)
+{
+	int rc;
+
+	if ((rc = parse_setop(lx, op)) < 0)
+		return rc;
+	if (rc == 0 && (lx->pos >= lx->len || lx->s[lx->pos] != '{'))
+		return parse_elem(lx, e);
 	lx->pos++;	/* { */
 	lex_skip_blanks(lx);
 	for (;;) {
-		if ((r = grow(lx, a, &cap, lx->pos)) < 0)
-			return r;
-		if ((r = parse_value(lx, t, &a->v[a->n])) < 0)
-			return r;
-		a->n++;
+		if ((rc = parse_elem(lx, e)) < 0)
+			return rc;
 		lex_skip_blanks(lx);
 		if (lx->pos < lx->len && lx->s[lx->pos] == '}')
 			break;
 		if (lx->pos >= lx->len)
 			return lex_error(lx, lx->pos, "missing } to close set");
 		if (!lex_blank(lx->s[lx->pos - 1]))
-			return lex_error(lx, lx->pos,
-			    "expected blank between values");
+			return lex_error(lx, lx->pos, "expected blank between "
+			    "%s", e->a != NULL ? "values" : "conditions");
 	}
 	lx->pos++;	/* } */
 	return 0;
 }
 
+/* Values of attribute a (label may come again: its values add up, in a
+ * new array, since the old one's capacity is not known here). */
+static int
+parse_values(struct lex *lx, enum vtype t, struct pol_attr *a)
+{
+	struct elem e = { .t = t, .a = a, .cap = a->n };
+
+	return parse_set(lx, &e, &a->op);
+}
+
 static int
 parse_conditions(struct lex *lx, struct pol_rule *r)
 {
-	size_t cap = 0;
-	struct pol_cond *nc;
-	int rc;
+	struct elem e = { .r = r };
 
-	if ((rc = parse_setop(lx, &r->cond_op)) < 0)
-		return rc;
 	r->has_cond = true;
-	if (rc == 0 && (lx->pos >= lx->len || lx->s[lx->pos] != '{')) {
-		r->cond = arena_alloc(lx->arena, sizeof(*r->cond));
-		if (r->cond == NULL)
-			return -ENOMEM;
-		r->n_cond = 1;
-		return cond_parse(lx, &r->cond[0]);
-	}
-	lx->pos++;	/* { */
-	lex_skip_blanks(lx);
-	for (;;) {
-		if (r->n_cond >= POL_SET_MAX)
-			return lex_error(lx, lx->pos, "too many conditions");
-		if (r->n_cond == cap) {
-			cap = cap ? cap * 2 : 4;
-			nc = arena_alloc(lx->arena, cap * sizeof(*nc));
-			if (nc == NULL)
-				return -ENOMEM;
-			if (r->n_cond > 0)
-				memcpy(nc, r->cond, r->n_cond * sizeof(*nc));
-			r->cond = nc;
-		}
-		if ((rc = cond_parse(lx, &r->cond[r->n_cond])) < 0)
-			return rc;
-		r->n_cond++;
-		lex_skip_blanks(lx);
-		if (lx->pos < lx->len && lx->s[lx->pos] == '}')
-			break;
-		if (lx->pos >= lx->len)
-			return lex_error(lx, lx->pos, "missing } to close set");
-		if (!lex_blank(lx->s[lx->pos - 1]))
-			return lex_error(lx, lx->pos,
-			    "expected blank between conditions");
-	}
-	lx->pos++;
-	return 0;
+	return parse_set(lx, &e, &r->cond_op);
 }
 
 static int

@@ -130,6 +130,25 @@ void jw_i64(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);
 int jw_finish(struct jw *w);
 
+/* ---- INI files ([Section], Key=Value; # and ; comments) ------------- */
+
+struct ini_item {
+	unsigned line;
+	const char *section;	/* the current one; "" before any */
+	const char *key;	/* NULL on a [Section] line */
+	const char *value;	/* trimmed */
+};
+
+/*
+ * Call fn for every section line and every Key=Value line of text.  Stops
+ * at the first negative return of fn and returns it; -EBADMSG for a line
+ * that is neither; -EILSEQ for NUL bytes or invalid UTF-8; -ENOMEM.  On
+ * failure *ret_line is the line (0 for the whole text).
+ */
+int ini_parse(const char *text, size_t len,
+    int (*fn)(void *arg, const struct ini_item *it), void *arg,
+    unsigned *ret_line);
+
 /* ---- files --------------------------------------------------------------- */
 
 #define FILE_TRUSTED 0x1u	/* owned by root, not writable by group or
