@@ -114,11 +114,14 @@ verify_half(void *arg)
 static size_t
 verify_all(const struct mg_verifier *v, struct coll_item *items, size_t n)
 {
-	struct half h = { v, items + n / 2, n - n / 2, 0 };
+	struct half h = { v, NULL, n - n / 2, 0 };
 	pthread_t t;
 	size_t first;
 
-	if (n < PARALLEL_MIN || pthread_create(&t, NULL, verify_half, &h) != 0)
+	if (n < PARALLEL_MIN)
+		return verify_range(v, items, n);
+	h.items = items + n / 2;
+	if (pthread_create(&t, NULL, verify_half, &h) != 0)
 		return verify_range(v, items, n);
 	first = verify_range(v, items, n / 2);
 	pthread_join(t, NULL);
