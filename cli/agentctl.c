@@ -57,8 +57,8 @@ cmd_event_send(int argc, char **argv)
 		printf("agent not running: event left in %s; the agent records "
 		    "it when it starts\n", drop);
 	else if (r == -EACCES)
-		fprintf(stderr, "event not recorded: the agent accepts events "
-		    "from root only\n");
+		fprintf(stderr, "event not recorded: permission denied (only "
+		    "root may submit events)\n");
 	else
 		fprintf(stderr, "event not recorded: the agent at %s did not "
 		    "take it and the drop directory %s cannot be used: %s\n",

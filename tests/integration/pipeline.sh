@@ -110,6 +110,34 @@ check "agent-started and policy-loaded arrived" [ "$(q "select count(*) from \
 check "no alerts on a clean run" [ "$(q 'select count(*) from alerts')" = 0 ]
 check "status says reachable" sh -c "'$cli' status --socket '$sock' | grep -q 'collector_reachable: true'"
 
+# Only root may submit: the agent answers, logs, and records nothing.  (The
+# socket is world-connectable, as in /run/mynaguard; SO_PEERCRED decides.)
+chmod 711 "$tmp"
+if command -v setpriv >/dev/null; then
+	before=$(head_seq)
+	if setpriv --reuid nobody --regid nogroup --clear-groups "$cli" event send \
+	    --socket "$sock" --drop-dir "$tmp/drop" >"$tmp/nobody.out" 2>&1; then
+		fail "a non-root submission was accepted"
+	else
+		check "non-root submission refused with a message" \
+		    grep -q "only root may submit" "$tmp/nobody.out"
+	fi
+	check "non-root refusal logged by the agent" \
+	    grep -q "refused event submission from pid [0-9]* uid 65534" "$tmp/agent.log"
+	check "nothing recorded for the refused submission" [ "$(head_seq)" = "$before" ]
+fi
+
+# The agent stopped: the event waits in the drop directory, then arrives.
+stop_agent
+out=$("$cli" event send --socket "$sock" --drop-dir "$tmp/drop" --message "while stopped")
+check "agent down: event left in the drop directory ($out)" \
+    sh -c "ls '$tmp/drop'/*.evt >/dev/null 2>&1"
+start_agent
+check "drained after restart" drained
+check "drop-directory event stored and verified" [ "$(q "select count(*) from events \
+    where verified=1 and json_extract(body,'\$.message')='while stopped'")" = 1 ]
+check "drop file removed once recorded" sh -c "! ls '$tmp/drop'/*.evt >/dev/null 2>&1"
+
 # --- 2. kill -9 during a burst; everything acknowledged arrives once -------
 "$burst" "$sock" "$burst_n" "$tmp/acked" 2>"$tmp/burst.err" &
 bpid=$!
