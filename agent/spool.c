@@ -110,7 +110,6 @@ state_write(struct spool *sp)
 	memcpy(b + 20, sp->acked_hash, MG_REC_HASH_LEN);
 	put64(b + 52, sp->head_seq);
 	memcpy(b + 60, sp->head_hash, MG_REC_HASH_LEN);
-	put64(b + STATE_LEN - 8, 0);
 	{
 		uint32_t crc = crc32c(0, b, STATE_LEN - 4);
 

@@ -45,10 +45,8 @@ bash "$src/tools/mkcerts.sh" server "$pki" localhost >/dev/null
 bash "$src/tools/mkcerts.sh" terminal "$pki" zeimu-pc01 >/dev/null
 db=$tmp/collector.db
 : >"$tmp/empty.conf"
-# Retry every 2 s at most, so the test does not wait out a real backoff; a
-# spool large enough that a slow collector (a busy CI machine) never makes
-# the agent drop records here: dropping is tested on its own (test_spool).
-printf '[Collector]\nRetryMax=2\n[Spool]\nMaxSize=512MiB\n' >"$tmp/agent.conf"
+# Retry every 2 s at most, so the test does not wait out a real backoff.
+printf '[Collector]\nRetryMax=2\n' >"$tmp/agent.conf"
 sock=$tmp/events.sock
 
 start_collector() {	# [port]

@@ -179,13 +179,29 @@ test_persist_and_ack(void **state)
 	emit_n(sp, 1);
 	assert_int_equal(count_records(sp, 60, &last), 41);
 	assert_int_equal(last, 101);
-	/* Everything acknowledged: segments go, the seq does not reset. */
+	/* Everything acknowledged: segments go, the seq does not reset,
+	 * and the chain continues from the state file's head hash. */
 	assert_int_equal(spool_ack(sp, 101), 0);
 	spool_stats(sp, &st);
 	assert_int_equal(st.segments, 0);
-	spool_close(sp);
-	sp = open_spool(dir, 8 << 20, NULL);
-	emit_n(sp, 1);
+	{
+		uint8_t h[MG_REC_HASH_LEN];
+		uint64_t hs;
+		struct sbuf b;
+		struct mg_record r;
+
+		spool_head(sp, &hs, h);
+		spool_close(sp);
+		sp = open_spool(dir, 8 << 20, NULL);
+		emit_n(sp, 1);
+		sbuf_init(&b, 1 << 20);
+		assert_int_equal(spool_read(sp, 101, 1 << 20, 10, &b, &last), 0);
+		assert_int_equal(last, 102);
+		assert_true(mg_record_decode((uint8_t *)b.data, b.len, &r,
+		    NULL) > 0);
+		assert_memory_equal(r.prev_hash, h, MG_REC_HASH_LEN);
+		sbuf_clear(&b);
+	}
 	spool_stats(sp, &st);
 	assert_int_equal(st.head_seq, 102);
 	spool_close(sp);
