@@ -78,6 +78,24 @@ on_reply(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Abort a transfer in flight once a stop's drain time is over. */
+static int
+on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	struct shipper *s = arg;
+	bool over;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	pthread_mutex_lock(&s->lock);
+	over = s->stop && now_ns() >= s->drain_deadline_ns;
+	pthread_mutex_unlock(&s->lock);
+	return over;
+}
+
 static int
 setup_curl(struct shipper *s)
 {
@@ -106,6 +124,9 @@ setup_curl(struct shipper *s)
 	SET(CURLOPT_WRITEFUNCTION, on_reply);
 	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->curl_err);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, s);
 #undef SET
 	if (e != CURLE_OK) {
 		curl_easy_cleanup(c);
@@ -255,6 +276,25 @@ draining_over(struct shipper *s)
 	return over;
 }
 
+/* While stopping, no request may outlast the drain deadline: a collector
+ * that accepts and then hangs must not hold up the agent's exit. */
+static void
+limit_to_drain(struct shipper *s)
+{
+	int64_t left = -1;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->stop)
+		left = (s->drain_deadline_ns - now_ns()) / 1000000;
+	pthread_mutex_unlock(&s->lock);
+	if (left < 0)
+		return;
+	if (left < 500)
+		left = 500;
+	curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+}
+
 /* Send one batch; 0 sent (or nothing to send: *idle), <0 failed. */
 static int
 ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
@@ -271,6 +311,7 @@ ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
 	*idle = r == 0 && last == 0;
 	if (r < 0 || *idle)
 		return r;
+	limit_to_drain(s);
 	r = post(s, batch, &acked, retry_after);
 	if (r < 0)
 		return r;
