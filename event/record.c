@@ -143,6 +143,15 @@ mg_record_decode(const uint8_t *buf, size_t len, struct mg_record *ret,
 }
 
 void
+mg_record_seal(uint8_t *rec, size_t len)
+{
+	if (len < MG_REC_HEADER_LEN)
+		return;
+	be32(rec + 8, crc32c(0, rec + MG_REC_HEADER_LEN,
+	    len - MG_REC_HEADER_LEN));
+}
+
+void
 mg_record_hash(const struct mg_record *r, uint8_t out[MG_REC_HASH_LEN])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -224,9 +233,8 @@ mg_record_encode(const struct mg_signer *s, const struct mg_record_in *in,
 	total = out->len - start;
 	memcpy(hdr, MG_REC_MAGIC, 4);
 	be32(hdr + 4, (uint32_t)total);
-	be32(hdr + 8, crc32c(0, out->data + start + MG_REC_HEADER_LEN,
-	    total - MG_REC_HEADER_LEN));
 	memcpy(out->data + start, hdr, sizeof(hdr));
+	mg_record_seal((uint8_t *)out->data + start, total);
 	/* Decode what we wrote: the hash is computed exactly as a verifier
 	 * will, and an encoder bug cannot reach the spool. */
 	if (mg_record_decode((const uint8_t *)out->data + start, total, &r,

@@ -126,14 +126,8 @@ parse_args(int argc, char **argv, struct args *a)
 static void
 forge(uint8_t *rec, size_t len)
 {
-	uint32_t crc;
-
 	rec[len - 1] ^= 0x01;
-	crc = crc32c(0, rec + MG_REC_HEADER_LEN, len - MG_REC_HEADER_LEN);
-	rec[8] = (uint8_t)(crc >> 24);
-	rec[9] = (uint8_t)(crc >> 16);
-	rec[10] = (uint8_t)(crc >> 8);
-	rec[11] = (uint8_t)crc;
+	mg_record_seal(rec, len);
 }
 
 static int

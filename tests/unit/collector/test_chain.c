@@ -481,14 +481,9 @@ forge_last(struct t *t, size_t start)
 {
 	uint8_t *rec = (uint8_t *)t->body.data + start;
 	size_t len = t->body.len - start;
-	uint32_t crc;
 
 	rec[len - 1] ^= 0x01;
-	crc = crc32c(0, rec + MG_REC_HEADER_LEN, len - MG_REC_HEADER_LEN);
-	rec[8] = (uint8_t)(crc >> 24);
-	rec[9] = (uint8_t)(crc >> 16);
-	rec[10] = (uint8_t)(crc >> 8);
-	rec[11] = (uint8_t)crc;
+	mg_record_seal(rec, len);
 }
 
 static void
