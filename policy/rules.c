@@ -512,3 +512,15 @@ rule_parse(struct lex *lx, bool query, struct pol_rule **ret)
 	*ret = r;
 	return 0;
 }
+
+const char *
+pol_kind_word(unsigned b)
+{
+	return kind_name(b);
+}
+
+const char *
+pol_bus_word(enum pol_bus b)
+{
+	return bus_name(b);
+}

@@ -316,3 +316,11 @@ pol_policy_show(const struct pol_policy *p, unsigned flags, char **ret_text,
 	sbuf_clear(&b);
 	return r;
 }
+
+int
+pol_quote(struct sbuf *b, const char *s, size_t len, unsigned flags)
+{
+	if (b == NULL || (s == NULL && len > 0))
+		return -EINVAL;
+	return show_string(b, s != NULL ? s : "", len, flags);
+}

@@ -162,6 +162,19 @@ struct pol_device {
 	size_t n_ifaces;
 };
 
+/* The policy word of kind bit b (0..POL_KIND_COUNT_-1) and of a bus. */
+const char *pol_kind_word(unsigned b);
+const char *pol_bus_word(enum pol_bus b);
+
+/*
+ * Append s (len bytes, any bytes) to b as a quoted policy string: `"`, `\`,
+ * control bytes, invalid UTF-8 and deceptive code points (bidi overrides,
+ * C1, BOM) escaped as the parser reads them back; with POL_SHOW_ASCII every
+ * non-ASCII byte is escaped.  0 or -ENOMEM/-E2BIG.
+ */
+struct sbuf;
+int pol_quote(struct sbuf *b, const char *s, size_t len, unsigned flags);
+
 /* Who is logged in at the seat the device was plugged into. */
 struct pol_seat {
 	const char *user;
