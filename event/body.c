@@ -14,6 +14,15 @@
 
 #define F(x) (1u << (x))
 
+#define DEV_FIELDS (F(MG_F_DEV_VID) | F(MG_F_DEV_PID) | F(MG_F_DEV_SERIAL) | \
+    F(MG_F_DEV_VENDOR) | F(MG_F_DEV_PRODUCT) | F(MG_F_DEV_KIND) | \
+    F(MG_F_DEV_BUS) | F(MG_F_DEV_PATH) | F(MG_F_DEV_NODE) | \
+    F(MG_F_DEV_IFACES) | F(MG_F_VERDICT) | F(MG_F_RULE) | \
+    F(MG_F_RULE_LINE) | F(MG_F_RULE_LABEL) | F(MG_F_DECIDER) | \
+    F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE))
+#define DEV_REQUIRED (F(MG_F_DEV_PATH) | F(MG_F_DEV_BUS) | F(MG_F_VERDICT) | \
+    F(MG_F_DECIDER))
+
 static const struct evtype {
 	const char *action;
 	const char *category;	/* ECS event.category */
@@ -44,6 +53,19 @@ static const struct evtype {
 	    "failure", true, 0, 0 },
 	[MG_EV_SPOOL_RECOVERED] = { "spool-recovered", "host", "info",
 	    "failure", true, F(MG_F_REASON) | F(MG_F_MESSAGE), F(MG_F_REASON) },
+	[MG_EV_DEVICE_ALLOWED] = { "device-allowed", "host", "allowed",
+	    "success", false, DEV_FIELDS, DEV_REQUIRED },
+	[MG_EV_DEVICE_READ_ONLY] = { "device-read-only", "host", "change",
+	    "success", false, DEV_FIELDS, DEV_REQUIRED },
+	[MG_EV_DEVICE_BLOCKED] = { "device-blocked", "host", "denied",
+	    "success", false, DEV_FIELDS, DEV_REQUIRED },
+	[MG_EV_DEVICE_REMOVED] = { "device-removed", "host", "end",
+	    "success", false, DEV_FIELDS, F(MG_F_DEV_PATH) },
+	[MG_EV_DEVICE_ENFORCE_FAILED] = { "device-enforcement-failed", "host",
+	    "error", "failure", true, DEV_FIELDS, DEV_REQUIRED | F(MG_F_REASON) },
+	[MG_EV_DEVICE_MOUNTED_RW] = { "device-mounted-rw", "intrusion_detection",
+	    "indicator", "failure", true, DEV_FIELDS | F(MG_F_MOUNT),
+	    F(MG_F_DEV_PATH) | F(MG_F_MOUNT) | F(MG_F_REASON) },
 };
 
 const char *
@@ -79,6 +101,17 @@ all_digits(const char *s, size_t n, size_t max)
 	return true;
 }
 
+/* Strings the device or the administrator chose: kept byte for byte
+ * (the JSON writer escapes control characters), so an auditor sees
+ * exactly what the device said. */
+static bool
+exact_bytes(enum mg_field id)
+{
+	return id == MG_F_DEV_SERIAL || id == MG_F_DEV_VENDOR ||
+	    id == MG_F_DEV_PRODUCT || id == MG_F_RULE_LABEL ||
+	    id == MG_F_MOUNT || id == MG_F_DEV_NODE;
+}
+
 /* UTF-8, bounded, no control characters (message may hold newlines). */
 static int
 check_text(const struct mg_field_val *f, const char **ret_why)
@@ -92,8 +125,8 @@ check_text(const struct mg_field_val *f, const char **ret_why)
 	for (i = 0; i < f->len; i++) {
 		unsigned char c = (unsigned char)f->val[i];
 
-		if ((c < 0x20 || c == 0x7f) && !(f->id == MG_F_MESSAGE &&
-		    (c == '\n' || c == '\t')))
+		if ((c < 0x20 || c == 0x7f) && !exact_bytes(f->id) &&
+		    !(f->id == MG_F_MESSAGE && (c == '\n' || c == '\t')))
 			return set_why(ret_why, "control character in field");
 	}
 	return 0;
@@ -112,6 +145,44 @@ hex64(const char *s, size_t n)
 	return true;
 }
 
+static bool
+hex_lower(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static const char *const verdicts[] = { "allow", "read-only", "block",
+    "reject", NULL };
+static const char *const deciders[] = { "agent", "udev-fallback", NULL };
+
+static bool
+one_of(const struct mg_field_val *f, const char *const *words)
+{
+	for (; *words != NULL; words++)
+		if (strlen(*words) == f->len &&
+		    memcmp(*words, f->val, f->len) == 0)
+			return true;
+	return false;
+}
+
+static int
+check_device_value(const struct mg_field_val *f, const char **ret_why)
+{
+	if (f->id == MG_F_DEV_VID || f->id == MG_F_DEV_PID)
+		return f->len == 4 && hex_lower(f->val, 4) ? 0 :
+		    set_why(ret_why, "vid/pid must be 4 lower-case hex digits");
+	if (f->id == MG_F_VERDICT)
+		return one_of(f, verdicts) ? 0 :
+		    set_why(ret_why, "unknown verdict");
+	return one_of(f, deciders) ? 0 : set_why(ret_why, "unknown decider");
+}
+
 static int
 check_value(const struct mg_field_val *f, const char **ret_why)
 {
@@ -125,8 +196,15 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 		    set_why(ret_why, "policy hash is not 64 hex");
 	case MG_F_POLICY_VERSION:
 	case MG_F_PREV_SEQ:
+	case MG_F_RULE:
+	case MG_F_RULE_LINE:
 		return all_digits(f->val, f->len, 19) ? 0 :
 		    set_why(ret_why, "not a number");
+	case MG_F_DEV_VID:
+	case MG_F_DEV_PID:
+	case MG_F_VERDICT:
+	case MG_F_DECIDER:
+		return check_device_value(f, ret_why);
 	case MG_F_CLEAN:
 		return (f->len == 3 && memcmp(f->val, "yes", 3) == 0) ||
 		    (f->len == 2 && memcmp(f->val, "no", 2) == 0) ? 0 :
@@ -253,12 +331,54 @@ put_field(struct jw *w, const char *key, const struct mg_field_val *f)
 	if (f == NULL)
 		return;
 	jw_key(w, key);
-	if (f->id == MG_F_POLICY_VERSION || f->id == MG_F_PREV_SEQ)
+	if (f->id == MG_F_POLICY_VERSION || f->id == MG_F_PREV_SEQ ||
+	    f->id == MG_F_RULE || f->id == MG_F_RULE_LINE)
 		put_number(w, f);
 	else if (f->id == MG_F_CLEAN)
 		jw_bool(w, f->len == 3);
 	else
 		jw_string(w, f->val, f->len);
+}
+
+struct key {
+	enum mg_field id;
+	const char *key;
+};
+
+static const struct key dev_keys[] = {
+	{ MG_F_DEV_VID, "vid" }, { MG_F_DEV_PID, "pid" },
+	{ MG_F_DEV_SERIAL, "serial" }, { MG_F_DEV_VENDOR, "vendor" },
+	{ MG_F_DEV_PRODUCT, "product" }, { MG_F_DEV_KIND, "kind" },
+	{ MG_F_DEV_BUS, "bus" }, { MG_F_DEV_PATH, "path" },
+	{ MG_F_DEV_NODE, "node" }, { MG_F_DEV_IFACES, "interfaces" },
+	{ MG_F_NONE, NULL },
+};
+static const struct key decision_keys[] = {
+	{ MG_F_VERDICT, "verdict" }, { MG_F_RULE, "rule" },
+	{ MG_F_RULE_LINE, "line" }, { MG_F_RULE_LABEL, "label" },
+	{ MG_F_DECIDER, "decider" }, { MG_F_NONE, NULL },
+};
+static const struct key mount_keys[] = {
+	{ MG_F_MOUNT, "path" }, { MG_F_NONE, NULL },
+};
+
+/* An object of the fields in keys that are present, if any is. */
+static void
+put_group(struct jw *w, const char *name,
+    const struct mg_field_val *const *by, const struct key *keys)
+{
+	const struct key *k;
+	bool any = false;
+
+	for (k = keys; k->key != NULL && !any; k++)
+		any = by[k->id] != NULL;
+	if (!any)
+		return;
+	jw_key(w, name);
+	jw_object(w);
+	for (k = keys; k->key != NULL; k++)
+		put_field(w, k->key, by[k->id]);
+	jw_object_end(w);
 }
 
 static void
@@ -278,6 +398,9 @@ put_mynaguard(struct jw *w, const struct mg_event_ctx *c,
 		put_field(w, "version", by[MG_F_POLICY_VERSION]);
 		jw_object_end(w);
 	}
+	put_group(w, "device", by, dev_keys);
+	put_group(w, "decision", by, decision_keys);
+	put_group(w, "mount", by, mount_keys);
 	if (by[MG_F_PREV_SEQ] || by[MG_F_CLEAN]) {
 		jw_key(w, "agent");
 		jw_object(w);

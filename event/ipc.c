@@ -23,7 +23,10 @@
 static bool
 submittable(unsigned t)
 {
-	return t == MG_EV_TEST;
+	/* Device events come from the udev helper when the agent could not
+	 * answer it; the socket and drop directory are root's alone. */
+	return t == MG_EV_TEST || (t >= MG_EV_DEVICE_ALLOWED &&
+	    t <= MG_EV_DEVICE_ENFORCE_FAILED);
 }
 
 int
@@ -100,6 +103,46 @@ decode_submit(const uint8_t *p, size_t len, struct mg_submit *s,
 	return 0;
 }
 
+static int
+decode_device(const uint8_t *p, size_t len, struct mg_submit *ret,
+    const char **ret_why)
+{
+	uint32_t op;
+
+	if (len < 4 + 6 || len > 4 + MG_IPC_PATH_MAX)
+		return bad(ret_why, "bad device request size");
+	op = rd32(p);
+	if (op != MG_IPC_DEVICE_USB && op != MG_IPC_DEVICE_BLOCK)
+		return bad(ret_why, "unknown device operation");
+	if (memcmp(p + 4, "/sys/", 5) != 0 || memchr(p + 4, 0, len - 4))
+		return bad(ret_why, "device path must be under /sys");
+	ret->flags = (uint16_t)op;
+	ret->f[0].val = (const char *)p + 4;
+	ret->f[0].len = len - 4;
+	ret->n = 1;
+	return MG_IPC_DEVICE;
+}
+
+int
+mg_ipc_encode_device(uint32_t op, const char *path, struct sbuf *out)
+{
+	uint8_t h[12];
+	size_t n;
+	int r;
+
+	if (path == NULL || out == NULL)
+		return -EINVAL;
+	n = strlen(path);
+	if (n < 6 || n > MG_IPC_PATH_MAX || strncmp(path, "/sys/", 5) != 0)
+		return -EINVAL;
+	be32(h, (uint32_t)MG_IPC_DEVICE);
+	be32(h + 4, (uint32_t)(4 + n));
+	be32(h + 8, op);
+	if ((r = sbuf_put(out, h, sizeof(h))) < 0)
+		return r;
+	return sbuf_put(out, path, n);
+}
+
 int
 mg_ipc_decode(const uint8_t *buf, size_t len, struct mg_submit *ret,
     const char **ret_why)
@@ -124,6 +167,11 @@ mg_ipc_decode(const uint8_t *buf, size_t len, struct mg_submit *ret,
 	case MG_IPC_STATUS:
 		return plen == 0 ? MG_IPC_STATUS :
 		    bad(ret_why, "status takes no payload");
+	case MG_IPC_DEVICE:
+		return decode_device(buf + 8, plen, ret, ret_why);
+	case MG_IPC_DEVICES:
+		return plen == 0 ? MG_IPC_DEVICES :
+		    bad(ret_why, "device list takes no payload");
 	default:
 		return bad(ret_why, "unknown message type");
 	}

@@ -174,6 +174,12 @@ enum mg_event_type {
 	MG_EV_TEST,
 	MG_EV_EVENTS_DROPPED,
 	MG_EV_SPOOL_RECOVERED,
+	MG_EV_DEVICE_ALLOWED,		/* removable media and USB devices */
+	MG_EV_DEVICE_READ_ONLY,
+	MG_EV_DEVICE_BLOCKED,
+	MG_EV_DEVICE_REMOVED,
+	MG_EV_DEVICE_ENFORCE_FAILED,	/* the verdict could not be applied */
+	MG_EV_DEVICE_MOUNTED_RW,	/* a read-write mount of read-only media */
 	MG_EV_COUNT_
 };
 
@@ -190,6 +196,25 @@ enum mg_field {
 	MG_F_PREV_SEQ,		/* mynaguard.agent.previous_seq */
 	MG_F_CLEAN,		/* mynaguard.agent.clean_shutdown: yes/no */
 	MG_F_VERSION,		/* agent.version */
+	/* mynaguard.device.*: device strings are exact (JSON-escaped),
+	 * control characters included. */
+	MG_F_DEV_VID,		/* 4 lower-case hex digits */
+	MG_F_DEV_PID,
+	MG_F_DEV_SERIAL,
+	MG_F_DEV_VENDOR,	/* manufacturer string */
+	MG_F_DEV_PRODUCT,
+	MG_F_DEV_KIND,		/* policy kind words, space-separated */
+	MG_F_DEV_BUS,		/* usb, mmc, ata, scsi, other */
+	MG_F_DEV_PATH,		/* bus path: 1-1.2, mmc0:0001 */
+	MG_F_DEV_NODE,		/* /dev/sda */
+	MG_F_DEV_IFACES,	/* CC:SS:PP, space-separated */
+	/* mynaguard.decision.* */
+	MG_F_VERDICT,		/* allow, read-only, block, reject */
+	MG_F_RULE,		/* rule number, 0 = the default */
+	MG_F_RULE_LINE,		/* its line in the policy */
+	MG_F_RULE_LABEL,
+	MG_F_DECIDER,		/* agent, udev-fallback */
+	MG_F_MOUNT,		/* mynaguard.mount.path */
 	MG_F_COUNT_
 };
 
@@ -253,6 +278,15 @@ int mg_event_loss_body(const struct mg_loss_range *r, size_t n,
  */
 #define MG_IPC_SUBMIT 1
 #define MG_IPC_STATUS 2
+#define MG_IPC_DEVICE 3		/* op u32 | sysfs path; reply: status i32 |
+				 * udev-style KEY=VALUE lines */
+#define MG_IPC_DEVICES 4		/* (empty); reply: status i32 | one line
+				 * per decision in force, tab-separated:
+				 * syspath verdict rule line decider label
+				 * (label as a quoted policy string) */
+#define MG_IPC_DEVICE_USB 1u	/* a usb_device was added */
+#define MG_IPC_DEVICE_BLOCK 2u	/* a whole disk was added */
+#define MG_IPC_PATH_MAX 4096u
 #define MG_IPC_MSG_MAX 65536u
 
 struct mg_submit {
@@ -268,6 +302,12 @@ int mg_ipc_connect(const char *sock_path, int timeout_ms);
 
 /* Append a SUBMIT message (header included) to out. */
 int mg_ipc_encode_submit(const struct mg_submit *s, struct sbuf *out);
+
+/* Append a DEVICE request (header included) to out. */
+int mg_ipc_encode_device(uint32_t op, const char *syspath, struct sbuf *out);
+
+/* The op and path of a DEVICE message decoded by mg_ipc_decode(): they
+ * are carried in ret->f[0] (path) and ret->flags (op). */
 
 /*
  * Decode a whole message of len bytes.  For SUBMIT, fills *ret (field
