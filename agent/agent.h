@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "devices.h"
+#include "mynaguard/policy.h"
 #include "emit.h"
 #include "ship.h"
 #include "spool.h"
@@ -50,6 +52,11 @@ struct agent {
 	size_t n_pend;
 	int64_t commit_deadline_ms;	/* monotonic; 0: nothing pending */
 	bool stopping;
+	int drop_watch_fd;		/* inotify on the drop directory */
+	struct pol_policy *policy;	/* NULL: unreadable or invalid */
+	struct pol_policy *fallback;	/* devctl_fallback_policy */
+	struct pol_history *hist;	/* for whichever of the two rules */
+	struct devices *dev;
 };
 
 /* intake.c */
@@ -68,5 +75,8 @@ int64_t agent_now_ms(void);
 
 /* main.c */
 int agent_status_json(struct agent *a, struct sbuf *out);
+/* Emit an agent event and commit it; logs a failure. */
+int agent_event(struct agent *a, enum mg_event_type t,
+    const struct mg_field_val *f, size_t n);
 
 #endif

@@ -49,6 +49,10 @@ static const struct key {
 	    drop_dir), 1, 1000 },
 	{ "Policy", "Path", K_PATH, offsetof(struct agent_config, policy), 1,
 	    1000 },
+	{ "Devices", "NotifyLanguage", K_STR, offsetof(struct agent_config,
+	    notify_lang), 2, 2 },
+	{ "Devices", "HelperTimeout", K_MS, offsetof(struct agent_config,
+	    helper_wait_ms), 100, 10000 },
 };
 
 int
@@ -73,13 +77,15 @@ agent_config_defaults(struct agent_config *c)
 	c->commit_ms = 50;
 	c->backoff_max_s = 300;
 	c->batch_max = 2000;
+	c->helper_wait_ms = 3000;
 	if (agent_config_set(&c->ca, "/etc/mynaguard/ca.pem") < 0 ||
 	    agent_config_set(&c->cert, "/etc/mynaguard/agent.pem") < 0 ||
 	    agent_config_set(&c->key, "/etc/mynaguard/agent.key") < 0 ||
 	    agent_config_set(&c->spool_dir, "/var/lib/mynaguard/spool") < 0 ||
 	    agent_config_set(&c->socket, "/run/mynaguard/events.sock") < 0 ||
 	    agent_config_set(&c->drop_dir, "/var/lib/mynaguard/drop") < 0 ||
-	    agent_config_set(&c->policy, "/etc/mynaguard/policy.conf") < 0)
+	    agent_config_set(&c->policy, "/etc/mynaguard/policy.conf") < 0 ||
+	    agent_config_set(&c->notify_lang, "ja") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -96,6 +102,7 @@ agent_config_clear(struct agent_config *c)
 	free(c->socket);
 	free(c->drop_dir);
 	free(c->policy);
+	free(c->notify_lang);
 	memset(c, 0, sizeof(*c));
 }
 

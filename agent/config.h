@@ -21,6 +21,8 @@ struct agent_config {
 	char *socket;		/* [Intake] Socket */
 	char *drop_dir;		/* [Intake] DropDirectory */
 	char *policy;		/* [Policy] Path */
+	char *notify_lang;	/* [Devices] NotifyLanguage: ja or en */
+	uint32_t helper_wait_ms; /* [Devices] HelperTimeout (udev helper) */
 	uint32_t backoff_max_s;	/* [Collector] RetryMax */
 	uint32_t batch_max;	/* [Collector] BatchRecords */
 };

@@ -225,6 +225,28 @@ agent_commit(struct agent *a)
 	return r;
 }
 
+/* The udev helper asks for a decision; answered at once, like STATUS. */
+static void
+device_request(struct agent *a, int fd, const struct mg_submit *s)
+{
+	struct sbuf out;
+	int r;
+
+	sbuf_init(&out, 4096);
+	if (sbuf_put(&out, "\0\0\0\0", 4) < 0)
+		return;
+	r = devices_request(a, s->flags, s->f[0].val, s->f[0].len, &out);
+	if (r < 0) {
+		out.len = 4;
+		out.data[0] = (char)(r >> 24);
+		out.data[1] = (char)(r >> 16);
+		out.data[2] = (char)(r >> 8);
+		out.data[3] = (char)r;
+	}
+	(void)send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	sbuf_clear(&out);
+}
+
 static void
 submit(struct agent *a, struct client *c, const struct mg_submit *s)
 {
@@ -279,6 +301,17 @@ intake_client(struct agent *a, size_t i)
 	    mg_ipc_decode(buf, (size_t)n, &s, &why);
 	if (type == MG_IPC_SUBMIT) {
 		submit(a, c, &s);
+	} else if (type == MG_IPC_DEVICE) {
+		c->inflight--;
+		device_request(a, fd, &s);
+	} else if (type == MG_IPC_DEVICES) {
+		c->inflight--;
+		sbuf_init(&st, MG_IPC_MSG_MAX);
+		if (sbuf_put(&st, "\0\0\0\0", 4) == 0 &&
+		    devices_table(a, &st) == 0)
+			(void)send(fd, st.data, st.len, MSG_NOSIGNAL |
+			    MSG_DONTWAIT);
+		sbuf_clear(&st);
 	} else if (type == MG_IPC_STATUS) {
 		/* Answered at once, outside the reply queue: a status
 		 * client waits for nothing else. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "devctl.h"
 #include "mynaguard/policy.h"
 
 #define DROP_SCAN_MS 60000
@@ -53,8 +55,7 @@ field(struct mg_field_val *f, enum mg_field id, const char *v)
 	f->len = strlen(v);
 }
 
-/* Emit an agent event and commit it; logs a failure. */
-static int
+int
 agent_event(struct agent *a, enum mg_event_type t,
     const struct mg_field_val *f, size_t n)
 {
@@ -80,6 +81,24 @@ sha256_hex(const char *data, size_t len, char out[65])
 	mg_hex(md, 32, out);
 }
 
+/* Devices are decided by p from now on (NULL: the fallback policy). */
+static void
+set_policy(struct agent *a, struct pol_policy *p)
+{
+	struct pol_history *h = NULL;
+
+	if (pol_history_new(p != NULL ? p : a->fallback, &h) < 0)
+		h = NULL;	/* rule-applied conditions then block */
+	pol_history_free(a->hist);
+	pol_policy_free(a->policy);
+	a->policy = p;
+	a->hist = h;
+	if (p == NULL)
+		fprintf(stderr, SD_WARNING "devices are decided by the "
+		    "fallback policy: only input devices and hubs work\n");
+	devices_rescan(a);
+}
+
 /* Load the policy and record the outcome as a signed event. */
 static void
 load_policy(struct agent *a)
@@ -103,6 +122,8 @@ load_policy(struct agent *a)
 		fprintf(stderr, SD_INFO "policy %s loaded (sha256 %s)\n",
 		    a->cfg.policy, hash);
 		(void)agent_event(a, MG_EV_POLICY_LOADED, f, 3);
+		set_policy(a, p);
+		p = NULL;
 	} else {
 		if (r == -EBADMSG && d != NULL && d->n > 0)
 			snprintf(reason, sizeof(reason), "%u:%u: %s",
@@ -120,6 +141,9 @@ load_policy(struct agent *a)
 			field(&f[2], MG_F_POLICY_HASH, hash);
 		(void)agent_event(a, MG_EV_POLICY_REJECTED, f,
 		    text != NULL ? 3 : 2);
+		/* Fail closed: not the last good policy, which may have
+		 * allowed what the new one forbids, but the fallback. */
+		set_policy(a, NULL);
 	}
 	pol_policy_free(p);
 	free(text);
@@ -167,6 +191,9 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_str(&w, when);
 	jw_key(&w, "last_error");
 	jw_str(&w, sh.last_error);
+	jw_key(&w, "policy");
+	jw_str(&w, a->policy != NULL ? "loaded" : "fallback");
+	devices_status(a, &w);
 	jw_object_end(&w);
 	return jw_finish(&w);
 }
@@ -186,6 +213,12 @@ check_values(const struct agent_config *c)
 		    "less than half of MaxSize (%llu bytes)\n",
 		    (unsigned long long)c->spool_reserve,
 		    (unsigned long long)c->spool_max);
+		return -EINVAL;
+	}
+	if (strcmp(c->notify_lang, "ja") != 0 &&
+	    strcmp(c->notify_lang, "en") != 0) {
+		fprintf(stderr, SD_ERR "[Devices] NotifyLanguage must be ja "
+		    "or en\n");
 		return -EINVAL;
 	}
 	if (c->host_name != NULL && !host_name_ok(c->host_name)) {
@@ -400,6 +433,45 @@ open_signals(struct agent *a)
 	return a->sig_fd < 0 ? -errno : 0;
 }
 
+static void
+watch_drop_dir(struct agent *a)
+{
+	a->drop_watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->drop_watch_fd >= 0 && inotify_add_watch(a->drop_watch_fd,
+	    a->cfg.drop_dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+		fprintf(stderr, SD_WARNING "cannot watch %s (%s): scanning it "
+		    "every %d s\n", a->cfg.drop_dir, strerror(errno),
+		    DROP_SCAN_MS / 1000);
+		close(a->drop_watch_fd);
+		a->drop_watch_fd = -1;
+	}
+}
+
+static void
+on_drop_dir(struct agent *a)
+{
+	char buf[1024];
+
+	while (read(a->drop_watch_fd, buf, sizeof(buf)) > 0)
+		;
+	(void)intake_drop_dir(a);
+}
+
+static void reload(struct agent *a, int argc, char **argv);
+
+static void
+handle_signal(struct agent *a, int argc, char **argv)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(a, argc, argv);
+		else
+			a->stopping = true;
+	}
+}
+
 static int
 start(struct agent *a)
 {
@@ -432,12 +504,17 @@ start(struct agent *a)
 	spool_head(a->spool, &prev, h);
 	announce_start(a, prev, previous_run_clean(a));
 	report_recovery(a, &rec);
+	if ((r = devctl_fallback(&a->fallback)) < 0)
+		return r;
 	load_policy(a);
+	if ((r = devices_start(a)) < 0)
+		return r;
 	if ((r = start_shipper(a)) < 0 || (r = intake_listen(a)) < 0) {
 		fprintf(stderr, SD_CRIT "cannot start: %s\n", strerror(-r));
 		return r;
 	}
 	(void)intake_drop_dir(a);
+	watch_drop_dir(a);
 	fprintf(stderr, SD_INFO "mynaguard-agent %s started: agent id %s, "
 	    "socket %s, spool %s\n", AGENT_VERSION,
 	    mg_signer_agent_id(a->signer), a->cfg.socket, a->cfg.spool_dir);
@@ -484,64 +561,86 @@ reload(struct agent *a, int argc, char **argv)
 	fprintf(stderr, SD_INFO "configuration reloaded\n");
 }
 
+/* Idle, the agent sleeps until something happens: no timer wakes it
+ * unless a commit is due (or the drop directory cannot be watched). */
 static int
 poll_timeout(const struct agent *a)
 {
 	int64_t left;
 
 	if (a->commit_deadline_ms == 0)
-		return DROP_SCAN_MS;
+		return a->drop_watch_fd >= 0 ? -1 : DROP_SCAN_MS;
 	left = a->commit_deadline_ms - agent_now_ms();
 	return left < 0 ? 0 : (int)left;
 }
 
-static void
-handle_signal(struct agent *a, int argc, char **argv)
-{
-	struct signalfd_siginfo si;
+enum { P_SIG, P_LISTEN, P_UEVENT, P_MOUNTS, P_DROP, P_LOGIN, P_CLIENTS };
 
-	while (read(a->sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
-			reload(a, argc, argv);
-		else
-			a->stopping = true;
+static void
+fill_fixed(const struct agent *a, struct pollfd *p)
+{
+	p[P_SIG] = (struct pollfd){ .fd = a->sig_fd, .events = POLLIN };
+	p[P_LISTEN] = (struct pollfd){ .fd = a->listen_fd, .events = POLLIN };
+	p[P_UEVENT] = (struct pollfd){ .fd = a->dev != NULL ?
+	    a->dev->mon_fd : -1, .events = POLLIN };
+	p[P_MOUNTS] = (struct pollfd){ .fd = a->dev != NULL ?
+	    a->dev->mount_fd : -1, .events = POLLPRI };
+	p[P_DROP] = (struct pollfd){ .fd = a->drop_watch_fd,
+	    .events = POLLIN };
+	p[P_LOGIN] = (struct pollfd){ .fd = a->dev != NULL ?
+	    a->dev->login_fd : -1, .events = POLLIN };
+}
+
+/* Clients from the end, so that closing one (which moves the last into
+ * its place) keeps the indexes valid. */
+static void
+serve_clients(struct agent *a, const struct pollfd *p, size_t n)
+{
+	size_t i;
+
+	for (i = n; i-- > 0;) {
+		if ((p[i].revents & POLLOUT) && !intake_flush(a, i))
+			continue;
+		if (p[i].revents & ~POLLOUT)
+			(void)intake_client(a, i);
 	}
 }
 
 static void
 loop(struct agent *a, int argc, char **argv)
 {
-	struct pollfd p[2 + AGENT_CLIENTS_MAX];
+	struct pollfd p[P_CLIENTS + AGENT_CLIENTS_MAX];
 	size_t i, n;
 	int64_t next_scan = agent_now_ms() + DROP_SCAN_MS;
 
 	while (!a->stopping) {
-		p[0] = (struct pollfd){ .fd = a->sig_fd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = a->listen_fd, .events = POLLIN };
+		fill_fixed(a, p);
 		for (i = 0; i < a->n_clients; i++)
-			p[2 + i] = (struct pollfd){ .fd = a->clients[i]->fd,
+			p[P_CLIENTS + i] = (struct pollfd){
+			    .fd = a->clients[i]->fd,
 			    .events = (short)((intake_readable(a, i) ? POLLIN :
 			    0) | (a->clients[i]->out_len ? POLLOUT : 0)) };
 		n = a->n_clients;
-		if (poll(p, 2 + n, poll_timeout(a)) < 0 && errno != EINTR)
+		if (poll(p, P_CLIENTS + n, poll_timeout(a)) < 0 &&
+		    errno != EINTR)
 			break;
-		if (p[0].revents)
+		if (p[P_SIG].revents)
 			handle_signal(a, argc, argv);
-		/* Clients from the end, so that closing one (which moves the
-		 * last into its place) keeps the indexes valid. */
-		for (i = n; i-- > 0;) {
-			if ((p[2 + i].revents & POLLOUT) &&
-			    !intake_flush(a, i))
-				continue;
-			if (p[2 + i].revents & ~POLLOUT)
-				(void)intake_client(a, i);
-		}
-		if (p[1].revents)
+		if (p[P_UEVENT].revents)
+			devices_on_uevent(a);
+		if (p[P_MOUNTS].revents)
+			devices_on_mounts(a);
+		if (p[P_DROP].revents)
+			on_drop_dir(a);
+		if (p[P_LOGIN].revents)
+			devices_on_login(a);
+		serve_clients(a, p + P_CLIENTS, n);
+		if (p[P_LISTEN].revents)
 			intake_accept(a);
 		if (a->commit_deadline_ms != 0 &&
 		    agent_now_ms() >= a->commit_deadline_ms)
 			(void)agent_commit(a);
-		if (agent_now_ms() >= next_scan) {
+		if (a->drop_watch_fd < 0 && agent_now_ms() >= next_scan) {
 			(void)intake_drop_dir(a);
 			next_scan = agent_now_ms() + DROP_SCAN_MS;
 		}
@@ -566,6 +665,7 @@ stop(struct agent *a)
 		close(a->listen_fd);
 		(void)unlink(a->cfg.socket);
 	}
+	devices_stop(a);
 	emit_clear(&a->em);
 	spool_close(a->spool);
 	snprintf(path, sizeof(path), "%s/running", a->cfg.spool_dir);
@@ -582,7 +682,7 @@ main(int argc, char **argv)
 
 	if (a == NULL)
 		return 1;
-	a->listen_fd = a->sig_fd = -1;
+	a->listen_fd = a->sig_fd = a->drop_watch_fd = -1;
 	if (load_config(&a->cfg, argc, argv, &o) < 0) {
 		fputs(usage, stderr);
 		r = -EINVAL;
@@ -598,6 +698,11 @@ main(int argc, char **argv)
 		}
 	}
 	mg_signer_free(a->signer);
+	pol_history_free(a->hist);
+	pol_policy_free(a->policy);
+	pol_policy_free(a->fallback);
+	if (a->drop_watch_fd >= 0)
+		close(a->drop_watch_fd);
 	agent_config_clear(&a->cfg);
 	if (a->sig_fd >= 0)
 		close(a->sig_fd);

@@ -146,9 +146,18 @@ cmd_status(int argc, char **argv)
 		fprintf(stderr, "agent refused the status request\n");
 		return EXIT_INVALID;
 	}
-	if (json)
+	if (json) {
 		printf("%s\n", buf + 4);
-	else
+	} else {
+		/* The device table is `mynaguard device list`'s. */
+		char *dev = strstr(buf + 4, ",\"devices\":[");
+
+		if (dev != NULL) {
+			dev[0] = '}';
+			dev[1] = '\0';
+			len = (size_t)(dev + 1 - buf);
+		}
 		print_flat(buf + 4, len - 4);
+	}
 	return 0;
 }

@@ -15,4 +15,7 @@ int cmd_status(int argc, char **argv);
  * I/O errors. */
 int cmd_spool_show(int argc, char **argv);
 
+/* device.c: mynaguard device list | rule. */
+int cmd_device(int argc, char **argv);
+
 #endif

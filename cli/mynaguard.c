@@ -30,6 +30,8 @@ static const char usage[] =
     "                            [--socket PATH] [--drop-dir DIR]\n"
     "       mynaguard status [--json] [--socket PATH]\n"
     "       mynaguard spool show [--json] [--cert FILE] [DIR]\n"
+    "       mynaguard device list [--json] [--socket PATH]\n"
+    "       mynaguard device rule [--read-only] [--user U | --group G] DEVICE\n"
     "\n"
     "  policy check  validate policy files; errors are printed as\n"
     "                FILE:LINE:COL: message (columns count characters)\n"
@@ -49,6 +51,11 @@ static const char usage[] =
     "    --json      one JSON object per record, body included (NDJSON)\n"
     "    --cert F    also verify each signature with the terminal's\n"
     "                certificate F (PEM)\n"
+    "  device list   removable devices present, their state and the rule\n"
+    "                that decided (from the agent)\n"
+    "  device rule   a policy rule registering DEVICE (bus path like 1-1.2,\n"
+    "                /dev/sdX or a /sys path): vid:pid, serial, name and\n"
+    "                interfaces; --user/--group limit it to that seat user\n"
     "\n"
     "FILE may be - for standard input.  Exit status: 0 valid, 1 invalid,\n"
     "2 usage or I/O error.\n";
@@ -298,6 +305,40 @@ cmd_test(int argc, char **argv)
 	return worst;
 }
 
+static const struct command {
+	const char *word1;
+	const char *word2;	/* NULL: one word */
+	int (*fn)(int argc, char **argv);
+	bool keep_word;		/* getopt-style: argv[0] is the command */
+} commands[] = {
+	{ "status", NULL, cmd_status, false },
+	{ "device", NULL, cmd_device, false },
+	{ "spool", "show", cmd_spool_show, false },
+	{ "event", "send", cmd_event_send, true },
+	{ "policy", "check", cmd_check, false },
+	{ "policy", "show", cmd_show, false },
+	{ "policy", "test", cmd_test, false },
+};
+
+static int
+dispatch(int argc, char **argv)
+{
+	const struct command *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		c = &commands[i];
+		if (argc < 1 || strcmp(argv[0], c->word1) != 0)
+			continue;
+		if (c->word2 == NULL)
+			return c->fn(argc - 1, argv + 1);
+		if (argc >= 2 && strcmp(argv[1], c->word2) == 0)
+			return c->keep_word ? c->fn(argc - 1, argv + 1) :
+			    c->fn(argc - 2, argv + 2);
+	}
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -308,24 +349,7 @@ main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc >= 2 && strcmp(argv[1], "status") == 0)
-		code = cmd_status(argc - 2, argv + 2);
-	else if (argc >= 3 && strcmp(argv[1], "spool") == 0 &&
-	    strcmp(argv[2], "show") == 0)
-		code = cmd_spool_show(argc - 3, argv + 3);
-	else if (argc >= 3 && strcmp(argv[1], "event") == 0 &&
-	    strcmp(argv[2], "send") == 0)
-		code = cmd_event_send(argc - 2, argv + 2);
-	else if (argc < 3 || strcmp(argv[1], "policy") != 0)
-		code = EXIT_USAGE;
-	else if (strcmp(argv[2], "check") == 0)
-		code = cmd_check(argc - 3, argv + 3);
-	else if (strcmp(argv[2], "show") == 0)
-		code = cmd_show(argc - 3, argv + 3);
-	else if (strcmp(argv[2], "test") == 0)
-		code = cmd_test(argc - 3, argv + 3);
-	else
-		code = EXIT_USAGE;
+	code = dispatch(argc - 1, argv + 1);
 	if (code == EXIT_USAGE)
 		fputs(usage, stderr);
 	if (fflush(stdout) != 0 && code == 0)
