@@ -355,11 +355,11 @@ decide_usb(struct agent *a, const char *syspath)
 	const struct dev_entry *e = tab_find(dv, syspath);
 	const char *why = NULL;
 	char ident[32], what[128] = "not authorized", user[256] = "";
+	char reason[160];
 	int r;
 
 	bool same;
 	enum pol_verdict prev = POL_VERDICT_REJECT;
-	unsigned prev_rule = 0;
 
 	usb_ident(syspath, ident, sizeof(ident));
 	same = e != NULL && strcmp(e->ident, ident) == 0;
@@ -367,10 +367,8 @@ decide_usb(struct agent *a, const char *syspath)
 		free(d);
 		return e;	/* decided already */
 	}
-	if (same) {
+	if (same)
 		prev = e->verdict;
-		prev_rule = e->rule;
-	}
 	r = devinfo_usb(syspath, d, &why);
 	if (r == -ENOENT || r == -ENODEV) {
 		free(d);
@@ -381,18 +379,26 @@ decide_usb(struct agent *a, const char *syspath)
 		snprintf(d->path, sizeof(d->path), "%s", strrchr(syspath, '/')
 		    + 1);
 		d->bus = POL_BUS_USB;
-		if (why == NULL)
-			why = strerror(-r);
-		(void)devctl_apply_usb(d, POL_VERDICT_BLOCK, what,
+		snprintf(reason, sizeof(reason), "USB descriptors: %s",
+		    why != NULL ? why : strerror(-r));
+		why = reason;
+		r = devctl_apply_usb(d, POL_VERDICT_BLOCK, what,
 		    sizeof(what));
 	} else if ((r = decide(a, d, &dec, &why, user, sizeof(user))) == 0) {
 		r = devctl_apply_usb(d, dec.verdict, what, sizeof(what));
 	}
-	if (!same || prev != dec.verdict || prev_rule != dec.rule || r < 0) {
+	/* Decided again (policy reload, login): recorded when the verdict
+	 * changes, not for every renumbered rule. */
+	if (!same || prev != dec.verdict || (r < 0 && r != -ENOENT &&
+	    r != -ENODEV)) {
 		record(a, d, &dec, "agent", user[0] ? user : NULL, r, what,
 		    why);
-		if (r == 0 || r == -EBADMSG)
+		if (r == 0)
 			tell_seat(a, d, &dec, false);
+	}
+	if (r == -ENOENT || r == -ENODEV) {
+		free(d);
+		return NULL;	/* gone mid-way: nothing stale kept */
 	}
 	tab_put(dv, syspath, ident, d, &dec, a->policy == NULL, false);
 	free(d);

@@ -120,7 +120,8 @@ field(struct mg_submit *s, enum mg_field id, const char *v)
 /* The fallback's decision, queued for the agent to sign. */
 static void
 queue_event(const struct helper *h, const struct devinfo *d,
-    const struct pol_decision *dec, int applied, const char *what)
+    const struct pol_decision *dec, int applied, const char *what,
+    const char *why)
 {
 	struct mg_submit s = { .type = applied < 0 ?
 	    MG_EV_DEVICE_ENFORCE_FAILED : dec->verdict == POL_VERDICT_ALLOW ?
@@ -150,7 +151,7 @@ queue_event(const struct helper *h, const struct devinfo *d,
 	field(&s, MG_F_RULE_LABEL, dec->label);
 	field(&s, MG_F_DECIDER, "udev-fallback");
 	field(&s, MG_F_REASON, applied < 0 ? strerror(-applied) :
-	    "the agent did not answer");
+	    why != NULL ? why : "the agent did not answer");
 	field(&s, MG_F_MESSAGE, what);
 	(void)mg_submit_event(h->cfg.socket, h->cfg.drop_dir, &s, 500, NULL);
 }
@@ -163,19 +164,23 @@ fallback_usb(const struct helper *h)
 	struct pol_policy *p = NULL;
 	struct pol_env env = { .local_sec = -1 };
 	const char *why = NULL;
-	char what[128] = "not authorized";
+	char what[128] = "not authorized", reason[160] = "";
 	int r;
 
 	if (d == NULL)
 		return;
 	r = devinfo_usb(h->syspath, d, &why);
-	if (r == 0 && (r = devctl_fallback(&p)) == 0 &&
+	if (r == -EBADMSG) {
+		snprintf(reason, sizeof(reason), "USB descriptors: %s",
+		    why != NULL ? why : "malformed");
+		r = devctl_apply_usb(d, POL_VERDICT_BLOCK, what, sizeof(what));
+	} else if (r == 0 && (r = devctl_fallback(&p)) == 0 &&
 	    (r = devctl_decide(p, d, &env, &dec, &why)) == 0)
 		r = devctl_apply_usb(d, dec.verdict, what, sizeof(what));
 	printf("MYNAGUARD_VERDICT=%s\nMYNAGUARD_DECIDER=udev-fallback\n",
 	    pol_verdict_name(dec.verdict));
 	if (d->path[0] != '\0')
-		queue_event(h, d, &dec, r, what);
+		queue_event(h, d, &dec, r, what, reason[0] ? reason : NULL);
 	pol_policy_free(p);
 	free(d);
 }
