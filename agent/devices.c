@@ -558,6 +558,7 @@ mount_violation(struct agent *a, const struct dev_entry *e, char *target)
 	    .line = e->line, .label = e->label };
 	enum devblk kind;
 	const char *why = NULL, *act = "remounted read-only";
+	char mp[MG_FIELD_MAX_LEN];
 	struct evbuf b;
 
 	if (d == NULL)
@@ -570,12 +571,13 @@ mount_violation(struct agent *a, const struct dev_entry *e, char *target)
 	if (e->node[0] != '\0')
 		(void)devctl_set_ro(e->node, true);
 	if (devinfo_block(e->syspath, d, &kind, &why) < 0)
-		snprintf(d->path, sizeof(d->path), "%s", e->path);
+		d->bus = POL_BUS_OTHER;	/* gone since: what we knew */
 	snprintf(d->path, sizeof(d->path), "%s", strrchr(e->syspath, '/') + 1);
+	devinfo_utf8_clean(target, mp, sizeof(mp));
 	dev_fields(&b, d);
 	put(&b, MG_F_VERDICT, pol_verdict_name(e->verdict));
 	put(&b, MG_F_DECIDER, "agent");
-	put(&b, MG_F_MOUNT, target);
+	put(&b, MG_F_MOUNT, mp);
 	put(&b, MG_F_REASON, "mounted read-write although the policy keeps "
 	    "it read-only");
 	put(&b, MG_F_MESSAGE, act);
@@ -858,7 +860,7 @@ devices_request(struct agent *a, uint32_t op, const char *path, size_t len,
 		return sbuf_printf(reply, "MYNAGUARD_VERDICT=none\n");
 	return sbuf_printf(reply, "MYNAGUARD_VERDICT=%s\nMYNAGUARD_RULE=%u\n"
 	    "MYNAGUARD_DECIDER=%s\n", pol_verdict_name(e->verdict), e->rule,
-	    e->fallback ? "agent-fallback-policy" : "agent");
+	    "agent");
 }
 
 void

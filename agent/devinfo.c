@@ -163,12 +163,38 @@ read_hex16(const char *dir, const char *attr, uint16_t *ret)
 	return 0;
 }
 
-/* An optional string attribute: "" when absent or unreadable. */
+void
+devinfo_utf8_clean(const char *in, char *out, size_t size)
+{
+	size_t i = 0, o = 0, n, len = strlen(in);
+
+	while (i < len) {
+		const char *src = in + i;
+
+		n = utf8_seqlen(in + i, len - i);
+		if (n == 0) {
+			src = "\xef\xbf\xbd";
+			n = 3;
+		}
+		if (o + n >= size)
+			break;
+		memcpy(out + o, src, n);
+		o += n;
+		i += src == in + i ? n : 1;
+	}
+	out[o] = '\0';
+}
+
+/* An optional string attribute: "" when absent or unreadable; valid
+ * UTF-8 (the kernel's USB strings are; SCSI and SD strings need not be). */
 static void
 read_opt(const char *dir, const char *attr, char *buf, size_t size)
 {
-	if (sysfs_read(dir, attr, buf, size, NULL) < 0)
-		buf[0] = '\0';
+	char raw[DEVSTR_MAX];
+
+	if (sysfs_read(dir, attr, raw, sizeof(raw), NULL) < 0)
+		raw[0] = '\0';
+	devinfo_utf8_clean(raw, buf, size);
 }
 
 /* Trailing blanks of SCSI INQUIRY strings. */

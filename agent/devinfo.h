@@ -52,6 +52,14 @@ int sysfs_read(const char *dir, const char *attr, char *buf, size_t size,
     size_t *ret_len);
 int sysfs_write(const char *dir, const char *attr, const char *val);
 
+/*
+ * Copy in to out (size bytes, NUL-terminated) as valid UTF-8: each byte
+ * that does not start a valid sequence becomes U+FFFD, and the copy stops
+ * at a character boundary when out is full.  SCSI INQUIRY and SD CID
+ * strings, and mount points, need not be UTF-8; events only take UTF-8.
+ */
+void devinfo_utf8_clean(const char *in, char *out, size_t size);
+
 /* realpath() into a bounded buffer: -ENAMETOOLONG when it does not fit. */
 int sysfs_realpath(const char *path, char *out, size_t size);
 

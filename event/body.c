@@ -125,6 +125,8 @@ check_text(const struct mg_field_val *f, const char **ret_why)
 	for (i = 0; i < f->len; i++) {
 		unsigned char c = (unsigned char)f->val[i];
 
+		if (c == 0)
+			return set_why(ret_why, "NUL in field");
 		if ((c < 0x20 || c == 0x7f) && !exact_bytes(f->id) &&
 		    !(f->id == MG_F_MESSAGE && (c == '\n' || c == '\t')))
 			return set_why(ret_why, "control character in field");
@@ -157,30 +159,75 @@ hex_lower(const char *s, size_t n)
 	return true;
 }
 
+/* The policy's kind and bus words (policy/README.md); the event library
+ * does not depend on the policy library, so they are listed here. */
+static const char *const kind_words[] = { "storage", "sd", "optical", "mtp",
+    "ptp", "hid", "fido", "hub", "printer", "audio", "video", "network",
+    "smartcard", "other", NULL };
+static const char *const buses[] = { "usb", "mmc", "ata", "scsi", "other",
+    NULL };
 static const char *const verdicts[] = { "allow", "read-only", "block",
     "reject", NULL };
 static const char *const deciders[] = { "agent", "udev-fallback", NULL };
 
 static bool
-one_of(const struct mg_field_val *f, const char *const *words)
+word_in(const char *s, size_t n, const char *const *words)
 {
 	for (; *words != NULL; words++)
-		if (strlen(*words) == f->len &&
-		    memcmp(*words, f->val, f->len) == 0)
+		if (strlen(*words) == n && memcmp(*words, s, n) == 0)
 			return true;
 	return false;
+}
+
+/* Space-separated tokens, each accepted by ok(); empty is allowed. */
+static bool
+tokens_ok(const struct mg_field_val *f, bool (*ok)(const char *, size_t))
+{
+	size_t i = 0, j;
+
+	while (i < f->len) {
+		for (j = i; j < f->len && f->val[j] != ' '; j++)
+			;
+		if (!ok(f->val + i, j - i) || (j < f->len && j + 1 ==
+		    f->len))
+			return false;
+		i = j + 1;
+	}
+	return true;
+}
+
+static bool
+kind_ok(const char *s, size_t n)
+{
+	return word_in(s, n, kind_words);
+}
+
+static bool
+iface_ok(const char *s, size_t n)
+{
+	return n == 8 && s[2] == ':' && s[5] == ':' && hex_lower(s, 2) &&
+	    hex_lower(s + 3, 2) && hex_lower(s + 6, 2);
 }
 
 static int
 check_device_value(const struct mg_field_val *f, const char **ret_why)
 {
+	if (f->id == MG_F_DEV_KIND)
+		return tokens_ok(f, kind_ok) ? 0 :
+		    set_why(ret_why, "unknown kind word");
+	if (f->id == MG_F_DEV_IFACES)
+		return tokens_ok(f, iface_ok) ? 0 :
+		    set_why(ret_why, "interfaces must be CC:SS:PP in hex");
+	if (f->id == MG_F_DEV_BUS)
+		return word_in(f->val, f->len, buses) ? 0 :
+		    set_why(ret_why, "unknown bus");
 	if (f->id == MG_F_DEV_VID || f->id == MG_F_DEV_PID)
 		return f->len == 4 && hex_lower(f->val, 4) ? 0 :
 		    set_why(ret_why, "vid/pid must be 4 lower-case hex digits");
 	if (f->id == MG_F_VERDICT)
-		return one_of(f, verdicts) ? 0 :
+		return word_in(f->val, f->len, verdicts) ? 0 :
 		    set_why(ret_why, "unknown verdict");
-	return one_of(f, deciders) ? 0 : set_why(ret_why, "unknown decider");
+	return word_in(f->val, f->len, deciders) ? 0 : set_why(ret_why, "unknown decider");
 }
 
 static int
@@ -202,6 +249,9 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 		    set_why(ret_why, "not a number");
 	case MG_F_DEV_VID:
 	case MG_F_DEV_PID:
+	case MG_F_DEV_KIND:
+	case MG_F_DEV_IFACES:
+	case MG_F_DEV_BUS:
 	case MG_F_VERDICT:
 	case MG_F_DECIDER:
 		return check_device_value(f, ret_why);

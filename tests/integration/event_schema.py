@@ -5,21 +5,31 @@
 Runs the real agent in a temporary directory (no collector: events stay in
 the spool), makes it write every event type it can -- agent-started,
 policy-loaded, policy-rejected, test, agent-reloaded, agent-stopped,
-spool-recovered and events-dropped -- dumps the spool with
-`mynaguard spool show --json --cert`, and checks that each body validates
-against the schema, agrees with its signed record header, and that every
-signature is valid and the chain unbroken.  Then checks that `spool show`
-notices damage, a deleted record and a wrong certificate.
+spool-recovered, events-dropped and the submittable device events
+(device-allowed, -read-only, -blocked, -removed, -enforcement-failed, sent
+as hand-built SUBMIT messages over the agent's socket and as drop files) --
+dumps the spool with `mynaguard spool show --json --cert`, and checks that
+each body validates against the schema, agrees with its signed record
+header and with the fields that were sent (device strings byte for byte),
+and that every signature is valid and the chain unbroken.  Checks that the
+agent refuses malformed device events and writes nothing for them.
+device-mounted-rw cannot be submitted, so its branch is checked against a
+hand-made body.  Then checks that `spool show` notices damage, a deleted
+record and a wrong certificate.
 
 usage: event_schema.py BUILD_DIR SOURCE_DIR
 Exit 0 all passed, 1 a check failed, 77 skipped (python3-jsonschema missing,
 not root: the agent takes events from root only).
 """
+import calendar
 import copy
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -34,12 +44,50 @@ except ImportError:
     sys.exit(77)
 
 AGENT_ID = "zeimu-pc01"
+# What the agent writes in this test.  device-mounted-rw is the agent's own
+# (event/ipc.c submittable() refuses it); its branch is checked against a
+# hand-made body (check_mounted_rw).
 ALL_ACTIONS = ["agent-started", "policy-loaded", "policy-rejected", "test",
                "agent-reloaded", "agent-stopped", "spool-recovered",
-               "events-dropped"]
+               "events-dropped", "device-allowed", "device-read-only",
+               "device-blocked", "device-removed",
+               "device-enforcement-failed"]
 # event/body.c: the types that are always critical.
 ALWAYS_CRITICAL = {"agent-started", "agent-stopped", "policy-loaded",
-                   "policy-rejected", "events-dropped", "spool-recovered"}
+                   "policy-rejected", "events-dropped", "spool-recovered",
+                   "device-enforcement-failed", "device-mounted-rw"}
+
+# The SUBMIT wire format (event/include/mynaguard/event.h, "local
+# submission"): header type u32 | len u32, then event u16 | flags u16 |
+# n u16 | n * (field u16 | len u16 | bytes); reply status i32 | seq u64.
+# Event and field numbers are the values of enum mg_event_type and enum
+# mg_field, read from the header by load_wire_numbers().
+IPC_SUBMIT = 1
+REC_F_CRITICAL = 0x0001
+EV_NAMES = {"test": "MG_EV_TEST", "device-allowed": "MG_EV_DEVICE_ALLOWED",
+            "device-read-only": "MG_EV_DEVICE_READ_ONLY",
+            "device-blocked": "MG_EV_DEVICE_BLOCKED",
+            "device-removed": "MG_EV_DEVICE_REMOVED",
+            "device-enforcement-failed": "MG_EV_DEVICE_ENFORCE_FAILED",
+            "device-mounted-rw": "MG_EV_DEVICE_MOUNTED_RW"}
+FIELD_NAMES = {"message": "MG_F_MESSAGE", "user": "MG_F_USER",
+               "reason": "MG_F_REASON", "vid": "MG_F_DEV_VID",
+               "pid": "MG_F_DEV_PID", "serial": "MG_F_DEV_SERIAL",
+               "vendor": "MG_F_DEV_VENDOR", "product": "MG_F_DEV_PRODUCT",
+               "kind": "MG_F_DEV_KIND", "bus": "MG_F_DEV_BUS",
+               "path": "MG_F_DEV_PATH", "node": "MG_F_DEV_NODE",
+               "interfaces": "MG_F_DEV_IFACES", "verdict": "MG_F_VERDICT",
+               "rule": "MG_F_RULE", "line": "MG_F_RULE_LINE",
+               "label": "MG_F_RULE_LABEL", "decider": "MG_F_DECIDER",
+               "mount": "MG_F_MOUNT"}
+EV = {}
+FIELD = {}
+# Where each field lands in the body, in body.c's order (dev_keys,
+# decision_keys): the body must hold exactly what was sent, in this order.
+DEVICE_KEYS = ["vid", "pid", "serial", "vendor", "product", "kind", "bus",
+               "path", "node", "interfaces"]
+DECISION_KEYS = ["verdict", "rule", "line", "label", "decider"]
+NUMBERS = {"rule", "line"}
 BROKEN_POLICY = "allow id 1234:5678 bogus\n"
 TIMEOUT = 20.0
 
@@ -75,6 +123,7 @@ class Env:
         self.log = None
         self.sock = None
         self.drop = None
+        self.drop_written_ns = 0
 
     def start(self, name, spool, config_text):
         """Start the agent as the documentation says, with its own config
@@ -120,6 +169,24 @@ class Env:
         return run([self.cli, "event", "send", "--socket", self.sock,
                     "--drop-dir", self.drop, "--message", message] +
                    list(extra))
+
+    def submit(self, msg):
+        """Send one raw message over the agent's SOCK_SEQPACKET socket, as
+        the udev helper does; (status, seq) of the reply, or None."""
+        sk = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sk.settimeout(TIMEOUT)
+            sk.connect(self.sock)
+            sk.send(msg)
+            reply = sk.recv(64)
+        except OSError as e:
+            print("NOTE: submit: %s" % e)
+            return None
+        finally:
+            sk.close()
+        if len(reply) != 12:
+            return None
+        return struct.unpack(">iQ", reply)
 
     def signal(self, sig):
         self.proc.send_signal(sig)
@@ -223,6 +290,369 @@ def scenario_dropped(env, spool):
     ok(env.stop() == 0, "small agent stops")
 
 
+def enum_values(text, name):
+    """{NAME: value} of a plain C enum (no explicit values) in text."""
+    m = re.search(r"enum %s \{(.*?)\};" % name, text, re.S)
+    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
+    names = [n.strip() for n in body.split(",") if n.strip()]
+    return {n: i for i, n in enumerate(names)}
+
+
+def load_wire_numbers(src):
+    """EV and FIELD from event.h, so that the test follows the header."""
+    with open(os.path.join(src, "event", "include", "mynaguard",
+                           "event.h")) as f:
+        text = f.read()
+    ev = enum_values(text, "mg_event_type")
+    fl = enum_values(text, "mg_field")
+    EV.update((a, ev[n]) for a, n in EV_NAMES.items())
+    FIELD.update((k, fl[n]) for k, n in FIELD_NAMES.items())
+
+
+def encode_submit(action, fields, flags=0):
+    """A SUBMIT message of event type action with fields [(name, value)];
+    values are str (sent as UTF-8) or bytes (sent as they are)."""
+    payload = struct.pack(">HHH", EV[action], flags, len(fields))
+    for name, value in fields:
+        b = value if isinstance(value, bytes) else value.encode("utf-8")
+        payload += struct.pack(">HH", FIELD[name], len(b)) + b
+    return struct.pack(">II", IPC_SUBMIT, len(payload)) + payload
+
+
+# Every character a shell, a udev rule, a log line or a terminal might
+# take for syntax, controls included: the body must keep them all.
+def hostile_serial(tmp):
+    return ("AA\"'$(touch %s/pwned)`touch %s/pwned`;|&<>\\\n\r\t\x01\x1b[2J"
+            "\x7f 日本語のシリアル番号 %%s%%n {}" % (tmp, tmp))
+
+
+def device_events(tmp):
+    """(what, action, fields, flags) the agent must accept: the shapes the
+    agent (agent/devices.c record(), on_remove()) and the udev helper
+    (agent/udev_helper.c queue_event()) submit."""
+    return [
+        ("FIDO key allowed", "device-allowed", [
+            ("vid", "1050"), ("pid", "0407"), ("serial", ""),
+            ("vendor", "Yubico"), ("product", "YubiKey OTP+FIDO+CCID"),
+            ("kind", "hid fido smartcard"), ("bus", "usb"),
+            ("path", "1-1.3"), ("interfaces", "03:01:01 03:00:00 0b:00:00"),
+            ("verdict", "allow"), ("rule", "6"), ("line", "120"),
+            ("label", "セキュリティキー（FIDO2）"), ("decider", "agent"),
+            ("user", "yamada"), ("message", "authorized")], 0),
+        ("USB stick read-only, hostile serial", "device-read-only", [
+            ("vid", "0781"), ("pid", "5581"), ("serial", hostile_serial(tmp)),
+            ("vendor", " SanDisk'\""), ("product", "Ultra\tUSB 3.0 ユー"),
+            ("kind", "storage"), ("bus", "usb"), ("path", "1-1.2"),
+            ("interfaces", "08:06:50"), ("verdict", "read-only"),
+            ("rule", "5"), ("line", "98"),
+            ("label", "登録外の媒体は読み取りのみ\x07"), ("decider", "agent"),
+            ("user", "yamada"),
+            ("message", "authorized: storage interfaces only")], 0),
+        ("its disk read-only", "device-read-only", [
+            ("vid", "0781"), ("pid", "5581"), ("serial", hostile_serial(tmp)),
+            ("kind", "storage"), ("bus", "usb"), ("path", "sdb"),
+            ("node", "/dev/sdb"), ("verdict", "read-only"), ("rule", "5"),
+            ("line", "98"), ("decider", "agent"),
+            ("message", "/dev/sdb set read-only")], 0),
+        ("phone blocked by the udev fallback, critical asked",
+         "device-blocked", [
+            ("vid", "04e8"), ("pid", "6860"), ("serial", "R58M12345"),
+            ("vendor", "SAMSUNG"), ("product", "SAMSUNG_Android"),
+            ("kind", "mtp"), ("bus", "usb"), ("path", "1-1.4"),
+            ("interfaces", "06:01:01 ff:ff:00"), ("verdict", "block"),
+            ("rule", "0"), ("decider", "udev-fallback"),
+            ("reason", "the agent did not answer"),
+            ("message", "not authorized")], REC_F_CRITICAL),
+        ("SD card rejected", "device-blocked", [
+            ("serial", "0x1234abcd"), ("vendor", "0x000003"),
+            ("product", "SD32G"), ("kind", "storage sd"), ("bus", "mmc"),
+            ("path", "mmc0:0001"), ("verdict", "reject"), ("rule", "2"),
+            ("line", "40"), ("decider", "agent")], 0),
+        ("stick removed", "device-removed", [
+            ("path", "1-1.2"), ("serial", hostile_serial(tmp)),
+            ("product", "Ultra\tUSB 3.0 ユー")], 0),
+        ("disk removed", "device-removed", [
+            ("path", "sdb"), ("serial", ""), ("product", ""),
+            ("node", "/dev/sdb")], 0),
+        ("enforcement failed", "device-enforcement-failed", [
+            ("vid", "0781"), ("pid", "5581"), ("serial", "4C530001"),
+            ("kind", "storage"), ("bus", "usb"), ("path", "1-1.5"),
+            ("verdict", "read-only"), ("rule", "5"), ("line", "98"),
+            ("decider", "agent"),
+            ("reason", "authorized: Permission denied"),
+            ("message", "authorized")], 0),
+    ]
+
+
+def refused_events():
+    """(what, action, fields): each must be refused (status < 0).  Each
+    carries a message starting with "refused:" so that the spool can be
+    searched for it."""
+    base = [("bus", "usb"), ("path", "1-1.9"), ("decider", "agent")]
+    ok_dev = base + [("verdict", "allow")]
+    return [
+        ("vid in upper case", "device-allowed", ok_dev + [("vid", "46F4")]),
+        ("vid of 5 digits", "device-allowed", ok_dev + [("vid", "046f4")]),
+        ("pid not hex", "device-allowed", ok_dev + [("pid", "04g7")]),
+        ("unknown verdict", "device-allowed", base + [("verdict", "deny")]),
+        ("verdict missing", "device-read-only", base),
+        ("bus missing", "device-blocked",
+         [("path", "1-1.9"), ("verdict", "block"), ("decider", "agent")]),
+        ("unknown decider", "device-allowed",
+         [("bus", "usb"), ("path", "1-1.9"), ("verdict", "allow"),
+          ("decider", "user")]),
+        ("enforcement failure without reason", "device-enforcement-failed",
+         ok_dev),
+        ("removal without path", "device-removed", [("serial", "x")]),
+        ("mount point on device-allowed", "device-allowed",
+         ok_dev + [("mount", "/media/x")]),
+        ("device-mounted-rw submitted", "device-mounted-rw",
+         [("path", "sdb"), ("mount", "/media/x"), ("reason", "r")]),
+        ("serial not UTF-8", "device-allowed",
+         ok_dev + [("serial", b"\xff\xfe")]),
+        ("serial over 1024 bytes", "device-allowed",
+         ok_dev + [("serial", "x" * 1025)]),
+        ("serial given twice", "device-allowed",
+         ok_dev + [("serial", "a"), ("serial", "b")]),
+        ("rule not a number", "device-allowed", ok_dev + [("rule", "-1")]),
+        ("control character in path", "device-allowed",
+         [("bus", "usb"), ("path", "1-1\n"), ("verdict", "allow"),
+          ("decider", "agent")]),
+        ("control character in user", "device-allowed",
+         ok_dev + [("user", "yamada\x1b")]),
+        ("bus outside the enum", "device-allowed",
+         [("bus", "floppy"), ("path", "1-1.9"), ("verdict", "allow"),
+          ("decider", "agent")]),
+        ("kind word that is not a policy kind", "device-allowed",
+         ok_dev + [("kind", "usb stick")]),
+        ("interfaces not CC:SS:PP", "device-allowed",
+         ok_dev + [("interfaces", "8:6:50")]),
+        ("interfaces with a trailing blank", "device-allowed",
+         ok_dev + [("interfaces", "08:06:50 ")]),
+        ("NUL in serial", "device-allowed",
+         ok_dev + [("serial", b"a\x00b")]),
+    ]
+
+
+# Accepted by event/body.c today although the schema (and the brief of
+# the field in event.h) says otherwise: kept in a spool of their own.
+# When the agent starts refusing one, say so, so that it can move to
+# refused_events().
+KNOWN_GAPS = []
+
+
+def expected_body(fields):
+    """The parts of a body fields must produce (device, decision, user,
+    message, event.reason), with the order body.c writes them in."""
+    got = dict((k, v) for k, v in fields)
+    for k, v in got.items():
+        if isinstance(v, bytes):
+            got[k] = v.decode("utf-8")
+    dev = [(k, got[k]) for k in DEVICE_KEYS if k in got]
+    dec = [(k, int(got[k]) if k in NUMBERS else got[k])
+           for k in DECISION_KEYS if k in got]
+    return dev, dec, got
+
+
+def check_device_record(rec, action, fields, want_critical, what):
+    body = rec["body"]
+    dev, dec, got = expected_body(fields)
+    mg = body.get("mynaguard", {})
+    ok(body["event"]["action"] == action, what + ": action",
+       body["event"]["action"])
+    ok(list(mg.get("device", {}).items()) == dev,
+       what + ": mynaguard.device is exactly what was sent",
+       "%r != %r" % (mg.get("device"), dev))
+    ok(list(mg.get("decision", {}).items()) == dec,
+       what + ": mynaguard.decision is exactly what was sent",
+       "%r != %r" % (mg.get("decision"), dec))
+    ok(body.get("user", {}).get("name") == got.get("user"),
+       what + ": user.name")
+    ok(body.get("message") == got.get("message"), what + ": message")
+    ok(body["event"].get("reason") == got.get("reason"),
+       what + ": event.reason")
+    ok(("critical" in rec["flags"]) == want_critical,
+       what + ": critical flag " + ("set" if want_critical else "clear"),
+       str(rec["flags"]))
+
+
+def write_drop(env, name, msg):
+    """A drop file as mg_submit_event() leaves it: root's, mode 0600."""
+    path = os.path.join(env.drop, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, msg)
+    os.close(fd)
+
+
+def scenario_devices(env, spool):
+    """Device events over the socket and through the drop directory, and
+    the refusals.  Returns [(seq, action, fields, critical, what)]."""
+    shutil.copy(os.path.join(env.src, "policy", "mynumber-terminal.conf"),
+                env.policy)
+    sent = []
+    if not ok(env.start("dev", spool, "# defaults\n"),
+              "agent for device events starts"):
+        return sent
+    for what, action, fields, flags in device_events(env.tmp):
+        r = env.submit(encode_submit(action, fields, flags))
+        if ok(r is not None and r[0] == 0 and r[1] > 0,
+              "agent takes %s (%s)" % (action, what), str(r)):
+            sent.append((r[1], action, fields,
+                         action in ALWAYS_CRITICAL or
+                         bool(flags & REC_F_CRITICAL), what))
+    for what, action, fields in refused_events():
+        r = env.submit(encode_submit(action, fields +
+                                     [("message", "refused: " + what)]))
+        ok(r is not None and r[0] < 0, "agent refuses " + what, str(r))
+    ok(env.stop() == 0, "device agent stops")
+    # The udev helper's fallback, left while the agent was down: one good
+    # drop file and one the agent must refuse (moved to rejected/).
+    good = [("vid", "0781"), ("pid", "5581"), ("serial", hostile_serial(
+        env.tmp)), ("kind", "storage"), ("bus", "usb"), ("path", "1-1.2"),
+        ("interfaces", "08:06:50"), ("verdict", "read-only"), ("rule", "0"),
+        ("decider", "udev-fallback"), ("reason", "the agent did not answer"),
+        ("message", "authorized: storage interfaces only")]
+    bad = [("vid", "46F4"), ("bus", "usb"), ("path", "1-1.2"),
+           ("verdict", "read-only"), ("decider", "udev-fallback"),
+           ("message", "refused: drop file with an upper-case vid")]
+    write_drop(env, "1-good.evt", encode_submit("device-read-only", good))
+    write_drop(env, "2-bad.evt", encode_submit("device-read-only", bad))
+    written_ns = time.time_ns()
+    if not ok(env.start("dev", spool, "# defaults\n"),
+              "device agent restarts with drop files"):
+        return sent
+    ok(env.stop() == 0, "device agent stops again")
+    ok(not os.path.exists(os.path.join(env.drop, "1-good.evt")),
+       "good drop file ingested and removed")
+    ok(os.path.exists(os.path.join(env.drop, "rejected", "2-bad.evt")),
+       "bad drop file moved to rejected/")
+    ok(not os.path.exists(os.path.join(env.tmp, "pwned")),
+       "nothing ran the hostile serial")
+    sent.append((None, "device-read-only", good, False,
+                 "udev-fallback drop file"))
+    env.drop_written_ns = written_ns
+    return sent
+
+
+def check_devices(env, records, sent):
+    """The device records against what was sent; nothing refused stored."""
+    by_seq = {r["seq"]: r for r in records}
+    for seq, action, fields, critical, what in sent:
+        if seq is None:
+            # The drop file: found by its decider, stamped at ingest.
+            cands = [r for r in records
+                     if r["body"].get("mynaguard", {}).get("decision", {})
+                     .get("decider") == "udev-fallback" and
+                     r["body"]["event"]["action"] == action]
+            if not ok(len(cands) == 1, what + ": one record", str(cands)):
+                continue
+            rec = cands[0]
+            t = rec["time"]
+            ns = calendar.timegm(time.strptime(
+                t[:19], "%Y-%m-%dT%H:%M:%S")) * 10**9 + int(t[20:29])
+            ok(ns >= env.drop_written_ns, what + ": time is the ingest's",
+               "%s < %d" % (t, env.drop_written_ns))
+        else:
+            rec = by_seq.get(seq)
+            if not ok(rec is not None, what + ": seq %d in the spool" % seq):
+                continue
+        check_device_record(rec, action, fields, critical, what)
+    serial = hostile_serial(env.tmp)
+    got = [r["body"]["mynaguard"]["device"].get("serial") for r in records
+           if "device" in r["body"].get("mynaguard", {})]
+    ok(got.count(serial) == 4, "hostile serial round-trips byte for byte",
+       "%d of 4" % got.count(serial))
+    stray = [r["seq"] for r in records
+             if str(r["body"].get("message", "")).startswith("refused:")]
+    ok(not stray, "no refused event is in the spool", str(stray))
+
+
+def check_known_gaps(env, spool, schema):
+    """What body.c accepts but the schema refuses (KNOWN_GAPS)."""
+    if not KNOWN_GAPS:
+        return
+    v = Draft202012Validator(schema)
+    if not ok(env.start("gaps", spool, "# defaults\n"),
+              "agent for the known gaps starts"):
+        return
+    seqs = {}
+    base = [("path", "1-1.9"), ("verdict", "allow"), ("decider", "agent")]
+    for what, extra in KNOWN_GAPS:
+        fields = [f for f in base + [("bus", "usb")]
+                  if f[0] not in dict(extra)] + extra
+        r = env.submit(encode_submit("device-allowed", fields))
+        if r is not None and r[0] < 0:
+            print("NOTE: the agent now refuses %s: move it from KNOWN_GAPS "
+                  "to refused_events()" % what)
+        elif ok(r is not None, "known gap " + what + ": answered"):
+            seqs[r[1]] = what
+    ok(env.stop() == 0, "known-gaps agent stops")
+    r = env.show(spool, env.cert)
+    for line in r.stdout.splitlines():
+        rec = json.loads(line)
+        if rec["seq"] in seqs:
+            what = seqs[rec["seq"]]
+            print("KNOWN GAP: event/body.c accepts %s" % what)
+            ok(not v.is_valid(rec["body"]),
+               "schema refuses what the agent let through: " + what)
+
+
+def mounted_rw_body(records):
+    """device-mounted-rw as body.c would write it for agent/devices.c
+    mount_violation() (a USB stick's disk kept read-only, mounted
+    read-write): the agent cannot be made to write one here (it needs a
+    real disk and mount), and the type cannot be submitted, so the body is
+    built by hand from a real device body's common part."""
+    src = next((r["body"] for r in records
+                if r["body"]["event"]["action"] == "device-read-only"), None)
+    if src is None:
+        return None
+    return {
+        "@timestamp": src["@timestamp"],
+        "event": {
+            "kind": "event", "action": "device-mounted-rw",
+            "category": ["intrusion_detection"], "type": ["indicator"],
+            "outcome": "failure", "sequence": src["event"]["sequence"] + 1,
+            "reason": "mounted read-write although the policy keeps it "
+                      "read-only"},
+        "host": src["host"],
+        "agent": src["agent"],
+        "message": "remounted read-only",
+        "mynaguard": {
+            "boot_id": src["mynaguard"]["boot_id"],
+            "device": {
+                "vid": "0781", "pid": "5581", "serial": "4C530001\x01",
+                "vendor": " SanDisk", "product": "Ultra", "kind": "storage",
+                "bus": "usb", "path": "sdb", "node": "/dev/sdb",
+                "interfaces": "08:06:50"},
+            "decision": {"verdict": "read-only", "decider": "agent"},
+            "mount": {"path": "/media/yamada/転出\n届 $(id)"}}}
+
+
+def check_mounted_rw(schema, records):
+    v = Draft202012Validator(schema)
+    body = mounted_rw_body(records)
+    if not ok(body is not None, "a device-read-only body to start from"):
+        return
+    ok(v.is_valid(body), "hand-made device-mounted-rw matches the schema",
+       why_invalid(schema, "device-mounted-rw", body))
+    cases = []
+    b = copy.deepcopy(body)
+    del b["mynaguard"]["mount"]
+    cases.append(("device-mounted-rw without mount.path", b))
+    b = copy.deepcopy(body)
+    del b["event"]["reason"]
+    cases.append(("device-mounted-rw without event.reason", b))
+    b = copy.deepcopy(body)
+    b["event"]["category"] = ["host"]
+    cases.append(("device-mounted-rw in category host", b))
+    b = copy.deepcopy(body)
+    b["event"]["action"] = "device-read-only"
+    cases.append(("mount.path on device-read-only", b))
+    for what, b in cases:
+        ok(not v.is_valid(b), "schema rejects " + what)
+
+
 def why_invalid(schema, action, body):
     """The error against the branch of this action (oneOf alone would only
     say that no branch matched)."""
@@ -303,6 +733,52 @@ def check_schema_rejects(schema, records):
         b = copy.deepcopy(by["events-dropped"])
         b["mynaguard"]["loss"]["ranges"] = []
         cases.append(("events-dropped without ranges", b))
+    dev = by.get("device-allowed")
+    if dev is not None and "vid" in dev["mynaguard"]["device"]:
+        for what, change in [
+                ("upper-case vid", lambda d: d["device"].update(vid="46F4")),
+                ("5-digit pid", lambda d: d["device"].update(pid="04070")),
+                ("bus outside the enum",
+                 lambda d: d["device"].update(bus="floppy")),
+                ("a kind word that is not a policy kind",
+                 lambda d: d["device"].update(kind="hid usb")),
+                ("interfaces in upper case",
+                 lambda d: d["device"].update(interfaces="0B:00:00")),
+                ("NUL in a device string",
+                 lambda d: d["device"].update(serial="a\x00b")),
+                ("a device string over 1024 characters",
+                 lambda d: d["device"].update(product="x" * 1025)),
+                ("unknown key in mynaguard.device",
+                 lambda d: d["device"].update(speed="480")),
+                ("device-allowed without decision.decider",
+                 lambda d: d["decision"].pop("decider")),
+                ("device-allowed without device.bus",
+                 lambda d: d["device"].pop("bus")),
+                ("unknown verdict", lambda d: d["decision"].update(
+                    verdict="deny")),
+                ("unknown decider", lambda d: d["decision"].update(
+                    decider="agent-fallback-policy")),
+                ("rule as a string",
+                 lambda d: d["decision"].update(rule="6")),
+                ("mount.path on device-allowed",
+                 lambda d: d.update(mount={"path": "/media/x"}))]:
+            b = copy.deepcopy(dev)
+            change(b["mynaguard"])
+            cases.append((what, b))
+    if "device-enforcement-failed" in by:
+        b = copy.deepcopy(by["device-enforcement-failed"])
+        del b["event"]["reason"]
+        cases.append(("device-enforcement-failed without event.reason", b))
+        b = copy.deepcopy(by["device-enforcement-failed"])
+        b["event"]["outcome"] = "success"
+        cases.append(("device-enforcement-failed with outcome success", b))
+    if "device-removed" in by:
+        b = copy.deepcopy(by["device-removed"])
+        del b["mynaguard"]["device"]["path"]
+        cases.append(("device-removed without device.path", b))
+        b = copy.deepcopy(by["device-removed"])
+        b["mynaguard"]["decision"] = {}
+        cases.append(("an empty mynaguard.decision", b))
     for what, b in cases:
         ok(not v.is_valid(b), "schema rejects " + what)
 
@@ -362,6 +838,7 @@ def main():
     with open(os.path.join(src, "docs", "events.schema.json")) as f:
         schema = json.load(f)
     Draft202012Validator.check_schema(schema)
+    load_wire_numbers(src)
     tmp = tempfile.mkdtemp(prefix="mg-evschema.")
     env = Env(build, src, tmp)
     seen = set()
@@ -373,19 +850,26 @@ def main():
                 return 1
         life = os.path.join(tmp, "spool-life")
         small = os.path.join(tmp, "spool-small")
+        devspool = os.path.join(tmp, "spool-dev")
         scenario_lifecycle(env, life)
         scenario_dropped(env, small)
+        sent = scenario_devices(env, devspool)
         records = check_dump(env, life, schema, seen)
         records += check_dump(env, small, schema, seen)
+        devrecs = check_dump(env, devspool, schema, seen)
+        records += devrecs
         for a in ALL_ACTIONS:
             ok(a in seen, "the agent wrote %s" % a)
+        check_devices(env, devrecs, sent)
+        check_known_gaps(env, os.path.join(tmp, "spool-gaps"), schema)
+        check_mounted_rw(schema, devrecs)
         check_schema_rejects(schema, records)
         check_show_detects(env, life)
     finally:
         if env.proc is not None:
             env.stop()
         if fails:
-            for n in ("life.log", "small.log"):
+            for n in ("life.log", "small.log", "dev.log", "gaps.log"):
                 p = os.path.join(tmp, n)
                 if os.path.exists(p):
                     print("---- agent log %s ----" % n)
