@@ -141,9 +141,21 @@ apply_iface(const char *dev, const char *name, enum pol_verdict v,
 	return r == -ENODEV || r == -EINVAL ? 0 : r;
 }
 
+int
+devctl_apply_iface(const char *dev, const char *name, enum pol_verdict v,
+    char *what, size_t size)
+{
+	unsigned on = 0, off = 0;
+	int r = apply_iface(dev, name, v, &on, &off);
+
+	snprintf(what, size, "interface %s", on > 0 ? "enabled" : "withheld");
+	return r;
+}
+
+/* Interfaces of d by v; *ret_n how many there were. */
 static int
 apply_ifaces(const struct devinfo *d, enum pol_verdict v, char *what,
-    size_t size)
+    size_t size, unsigned *ret_n)
 {
 	const char *base = strrchr(d->syspath, '/') + 1;
 	size_t blen = strlen(base);
@@ -162,6 +174,7 @@ apply_ifaces(const struct devinfo *d, enum pol_verdict v, char *what,
 	closedir(dir);
 	snprintf(what, size, "authorized, %u interface%s enabled, %u "
 	    "withheld", on, on == 1 ? "" : "s", off);
+	*ret_n = on + off;
 	return r;
 }
 
@@ -170,6 +183,7 @@ devctl_apply_usb(const struct devinfo *d, enum pol_verdict v, char *what,
     size_t size)
 {
 	char auth[8];
+	unsigned n = 0;
 	int r;
 
 	snprintf(what, size, "nothing done");
@@ -192,7 +206,15 @@ devctl_apply_usb(const struct devinfo *d, enum pol_verdict v, char *what,
 	if (strcmp(auth, "1") != 0 &&
 	    (r = sysfs_write(d->syspath, "authorized", "1")) < 0)
 		return r;
-	return apply_ifaces(d, v, what, size);
+	r = apply_ifaces(d, v, what, size, &n);
+	/* Authorized, yet no interface: the configuration failed (a
+	 * device that did not answer SET_CONFIGURATION in time).  Once more;
+	 * interfaces that appear later are handled as they are added. */
+	if (r == 0 && n == 0 && d->desc.n_ifaces > 0 &&
+	    sysfs_write(d->syspath, "authorized", "0") == 0 &&
+	    sysfs_write(d->syspath, "authorized", "1") == 0)
+		r = apply_ifaces(d, v, what, size, &n);
+	return r;
 }
 
 int

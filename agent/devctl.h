@@ -49,6 +49,11 @@ int devctl_apply_usb(const struct devinfo *d, enum pol_verdict v,
 int devctl_apply_block(const char *disk_syspath, const struct devinfo *d,
     enum devblk kind, enum pol_verdict v, char *what, size_t size);
 
+/* One interface (name like 1-1:1.0) of the usb_device at dev, by the
+ * device's verdict. */
+int devctl_apply_iface(const char *dev, const char *name, enum pol_verdict v,
+    char *what, size_t size);
+
 /* BLKROSET on a block device node; the resulting flag is read back. */
 int devctl_set_ro(const char *node, bool ro);
 /* The read-only flag (BLKROGET) of a node: 1, 0 or -errno. */

@@ -588,21 +588,29 @@ mount_violation(struct agent *a, const struct dev_entry *e, char *target)
 	free(d);
 }
 
-/* One mountinfo line: "id parent M:m root target opts ... - type src sb". */
+/*
+ * One mountinfo line: "id parent M:m root target opts [optional...] - type
+ * source superopts" (proc(5)); the optional fields may be absent.  Fields
+ * never hold a blank (the kernel escapes it as \040).
+ */
 static void
 check_mount(struct agent *a, char *line)
 {
-	char *f[6], *dash, *p = line, disk[DEVPATH_MAX], *sb;
+	char *f[6], *t, *p = line, disk[DEVPATH_MAX], *sb = NULL;
 	const struct dev_entry *e;
 	unsigned maj, min;
 	int i;
 
 	for (i = 0; i < 6 && p != NULL; i++)
 		f[i] = strsep(&p, " ");
-	if (i < 6 || p == NULL || (dash = strstr(p, " - ")) == NULL)
-		return;
-	sb = strrchr(dash + 3, ' ');
-	if (sb == NULL || !opt_rw(f[5]) || !opt_rw(sb + 1) ||
+	while (i == 6 && p != NULL && (t = strsep(&p, " ")) != NULL)
+		if (strcmp(t, "-") == 0) {
+			/* type, source, then the superblock's options */
+			if (strsep(&p, " ") != NULL && strsep(&p, " ") != NULL)
+				sb = strsep(&p, " ");
+			break;
+		}
+	if (sb == NULL || !opt_rw(f[5]) || !opt_rw(sb) ||
 	    sscanf(f[2], "%u:%u", &maj, &min) != 2 || maj == 0)
 		return;
 	if (disk_of(maj, min, disk, sizeof(disk)) < 0)
@@ -723,6 +731,30 @@ on_remove(struct agent *a, const char *syspath)
 	tab_remove(a->dev, e);
 }
 
+/* An interface that appeared after its device was decided (a slow
+ * configuration, a new bConfigurationValue): the device's verdict decides
+ * it too, or it would stay unbound (interface_authorized_default=0). */
+static void
+on_interface(struct agent *a, const char *iface)
+{
+	char dev[DEVPATH_MAX], what[64];
+	const char *slash = strrchr(iface, '/');
+	const struct dev_entry *e;
+	int r;
+
+	if (slash == NULL || (size_t)(slash - iface) >= sizeof(dev))
+		return;
+	memcpy(dev, iface, (size_t)(slash - iface));
+	dev[slash - iface] = '\0';
+	if ((e = tab_find(a->dev, dev)) == NULL || e->disk)
+		return;
+	r = devctl_apply_iface(dev, slash + 1, e->verdict, what,
+	    sizeof(what));
+	if (r < 0 && r != -ENOENT && r != -ENODEV)
+		fprintf(stderr, SD_ERR "%s: %s: %s\n", slash + 1, what,
+		    strerror(-r));
+}
+
 static void
 on_uevent(struct agent *a, struct udev_device *u)
 {
@@ -739,7 +771,9 @@ on_uevent(struct agent *a, struct udev_device *u)
 	}
 	if (strcmp(act, "add") != 0)
 		return;
-	if (strcmp(sub, "usb") == 0 && strcmp(type, "usb_device") == 0) {
+	if (strcmp(sub, "usb") == 0 && strcmp(type, "usb_interface") == 0) {
+		on_interface(a, p);
+	} else if (strcmp(sub, "usb") == 0 && strcmp(type, "usb_device") == 0) {
 		if (devinfo_usb_is_root_hub(p))
 			(void)devctl_harden();	/* a new host controller */
 		else
@@ -784,6 +818,8 @@ open_monitor(struct devices *dv)
 	(void)udev_monitor_set_receive_buffer_size(dv->mon, MON_RCVBUF);
 	if (udev_monitor_filter_add_match_subsystem_devtype(dv->mon, "usb",
 	    "usb_device") < 0 ||
+	    udev_monitor_filter_add_match_subsystem_devtype(dv->mon, "usb",
+	    "usb_interface") < 0 ||
 	    udev_monitor_filter_add_match_subsystem_devtype(dv->mon, "block",
 	    "disk") < 0 || udev_monitor_enable_receiving(dv->mon) < 0)
 		return -EIO;

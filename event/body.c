@@ -227,7 +227,10 @@ check_device_value(const struct mg_field_val *f, const char **ret_why)
 	if (f->id == MG_F_VERDICT)
 		return word_in(f->val, f->len, verdicts) ? 0 :
 		    set_why(ret_why, "unknown verdict");
-	return word_in(f->val, f->len, deciders) ? 0 : set_why(ret_why, "unknown decider");
+	if (f->id == MG_F_DECIDER)
+		return word_in(f->val, f->len, deciders) ? 0 :
+		    set_why(ret_why, "unknown decider");
+	return 0;	/* free text, checked by check_text() */
 }
 
 static int
@@ -247,20 +250,12 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 	case MG_F_RULE_LINE:
 		return all_digits(f->val, f->len, 19) ? 0 :
 		    set_why(ret_why, "not a number");
-	case MG_F_DEV_VID:
-	case MG_F_DEV_PID:
-	case MG_F_DEV_KIND:
-	case MG_F_DEV_IFACES:
-	case MG_F_DEV_BUS:
-	case MG_F_VERDICT:
-	case MG_F_DECIDER:
-		return check_device_value(f, ret_why);
 	case MG_F_CLEAN:
 		return (f->len == 3 && memcmp(f->val, "yes", 3) == 0) ||
 		    (f->len == 2 && memcmp(f->val, "no", 2) == 0) ? 0 :
 		    set_why(ret_why, "clean must be yes or no");
 	default:
-		return 0;
+		return check_device_value(f, ret_why);
 	}
 }
 

@@ -27,7 +27,9 @@ packages=(build-essential cmake ninja-build pkg-config clang
 	libclang-rt-14-dev cppcheck pmccabe libudev-dev libfido2-dev libssl-dev
 	libcurl4-openssl-dev libcmocka-dev usbguard python3 git
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl
-	openssl python3-jsonschema sqlite3 util-linux)
+	openssl python3-jsonschema sqlite3 util-linux
+	udev umockdev gir1.2-umockdev-1.0 python3-gi dbus python3-dbus
+	qemu-system-x86 busybox-static cpio kmod zstd xz-utils)
 
 step_deps() {
 	local missing=() p
@@ -66,6 +68,12 @@ step_gcc() {
 step_asan() {
 	tools/ci/build.sh asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DCMAKE_C_COMPILER=clang -DMG_SANITIZE=ON
+}
+
+# End to end in a VM (QEMU TCG, Debian's kernel): real USB hot-plug,
+# udevd, the agent and the udev helper from build-gcc (tests/vm/README.md).
+step_vm() {
+	tests/vm/run-e2e.sh "$root/build-gcc"
 }
 
 step_cppcheck() {
@@ -122,7 +130,7 @@ step_fuzz() {
 }
 
 # --- driver -----------------------------------------------------------------
-steps=(deps checksrc gcc asan cppcheck complexity fuzz)
+steps=(deps checksrc gcc vm asan cppcheck complexity fuzz)
 results=()
 durations=()
 npass=0

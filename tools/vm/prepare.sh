@@ -73,18 +73,27 @@ if [ ! -s "$kmod_dir/modules.dep" ]; then
 fi
 
 # ---- initramfs ---------------------------------------------------------------------------
-root=$(mktemp -d)
-trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt/host,etc,root,lib/modules/"$kver"}
-cp "$BUSYBOX" "$root/bin/busybox"
-for applet in $("$BUSYBOX" --list); do
-    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
-done
-ln -sf ../bin/busybox "$root/sbin/modprobe"
-ln -sf ../bin/busybox "$root/sbin/insmod"
+HERE=$(cd "$(dirname "$0")" && pwd)
+HOSTROOT_MODULES=${HOSTROOT_MODULES:-"virtio_pci 9pnet_virtio 9p overlay"}
+roots=()
+trap 'rm -rf "${roots[@]}"' EXIT
 
-# Resolve module names (dash/underscore-insensitive) to files + dependency closure in load order.
-python3 - "$kmod_dir" "$root/lib/modules/$kver" "$root/etc/modules.load" "$LOAD_MODULES" "$EXTRA_MODULES" <<'PY'
+# make_root LOAD EXTRA: a fresh tree in $root with busybox, the modules LOAD (loaded by /init
+# from etc/modules.load) and EXTRA (copied only), each with its dependencies.
+make_root() {
+    local load=$1 extra=$2
+    root=$(mktemp -d)
+    roots+=("$root")
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt/host,etc,root,lib/modules/"$kver"}
+    cp "$BUSYBOX" "$root/bin/busybox"
+    for applet in $("$BUSYBOX" --list); do
+        [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+    done
+    ln -sf ../bin/busybox "$root/sbin/modprobe"
+    ln -sf ../bin/busybox "$root/sbin/insmod"
+
+    # Resolve module names (dash/underscore-insensitive) to files + dependency closure in load order.
+    python3 - "$kmod_dir" "$root/lib/modules/$kver" "$root/etc/modules.load" "$load" "$extra" <<'PY'
 import os, re, shutil, subprocess, sys
 src, dst, loadfile, load, extra = sys.argv[1:6]
 deps, byname = {}, {}
@@ -141,10 +150,21 @@ with open(loadfile, "w") as f:
         f.write(re.sub(r"\.(xz|zst|gz)$", "", mod) + "\n")
 print(f"prepare: {len(order)} modules copied, {len(loadlist)} loaded at boot", file=sys.stderr)
 PY
-cp "$kmod_dir"/modules.builtin* "$kmod_dir"/modules.order "$root/lib/modules/$kver/" 2>/dev/null || true
-# modules.dep for the copied subset, so `modprobe X` works in the guest (also for request_module()).
-"$DEPMOD" -b "$root" "$kver"
+    cp "$kmod_dir"/modules.builtin* "$kmod_dir"/modules.order "$root/lib/modules/$kver/" 2>/dev/null || true
+    # modules.dep for the copied subset, so `modprobe X` works in the guest (also for request_module()).
+    "$DEPMOD" -b "$root" "$kver"
+}
 
+# pack_root NAME: cpio the tree into OUTDIR/NAME.
+pack_root() {
+    chmod 755 "$root/init"
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) > "$OUT/$1.tmp"
+    mv "$OUT/$1.tmp" "$OUT/$1"
+    echo "prepare: $1 $(du -h "$OUT/$1" | cut -f1)" >&2
+}
+
+# Busybox mode: everything runs from the initramfs.
+make_root "$LOAD_MODULES" "$EXTRA_MODULES"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 # SPDX-License-Identifier: BSD-2-Clause
@@ -180,8 +200,11 @@ if [ -f /mnt/host/guest.sh ]; then
 fi
 while true; do setsid cttyhack sh; done
 INIT
-chmod 755 "$root/init"
+pack_root initrd.cpio.gz
 
-(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) > "$OUT/initrd.cpio.gz.tmp"
-mv "$OUT/initrd.cpio.gz.tmp" "$OUT/initrd.cpio.gz"
-echo "prepare: kernel $kver, $(du -h "$vmlinuz" | cut -f1) vmlinuz, $(du -h "$OUT/initrd.cpio.gz" | cut -f1) initrd" >&2
+# Host-root mode: the initramfs only mounts the host's / (9p, read-only) under a tmpfs overlay
+# and switch_roots into it; modules then come from the extracted kernel tree (see run.sh).
+make_root "$HOSTROOT_MODULES" ""
+cp "$HERE/initramfs-hostroot.sh" "$root/init"
+pack_root initrd-hostroot.cpio.gz
+echo "prepare: kernel $kver, $(du -h "$vmlinuz" | cut -f1) vmlinuz" >&2
