@@ -237,11 +237,13 @@ device_request(struct agent *a, int fd, const struct mg_submit *s)
 		return;
 	r = devices_request(a, s->flags, s->f[0].val, s->f[0].len, &out);
 	if (r < 0) {
+		uint32_t u = (uint32_t)r;	/* two's complement, big-endian */
+
 		out.len = 4;
-		out.data[0] = (char)(r >> 24);
-		out.data[1] = (char)(r >> 16);
-		out.data[2] = (char)(r >> 8);
-		out.data[3] = (char)r;
+		out.data[0] = (char)(u >> 24);
+		out.data[1] = (char)(u >> 16);
+		out.data[2] = (char)(u >> 8);
+		out.data[3] = (char)u;
 	}
 	(void)send(fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	sbuf_clear(&out);
