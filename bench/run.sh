@@ -121,3 +121,7 @@ done
 t1=$(date +%s.%N)
 awk -v n="$head" -v a="$t0" -v b="$t1" 'BEGIN {
 	printf "drained %d events in %.1f s = %.0f events/s\n", n, b - a, n / (b - a) }'
+
+echo
+echo "== 4. media control in a VM (bench/vm/README.md)"
+bench/vm/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]

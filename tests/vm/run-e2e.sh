@@ -68,19 +68,14 @@ for t in sfdisk mke2fs gcc openssl python3 setpriv; do
 done
 
 # ---- work directory ---------------------------------------------------------------------------
+# shellcheck source=../../tools/vm/workdir.sh
+. "$HERE/../../tools/vm/workdir.sh"
 T=$(mktemp -d /tmp/mynaguard-e2e.XXXXXX)
 chmod 755 "$T"
 rc=1
 # shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-	local pid
-	if [ -s "$T/vm/qemu.pid" ]; then
-		pid=$(cat "$T/vm/qemu.pid")
-		# Only our QEMU: its command line names our work directory.
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$T/"; then
-			kill -9 "$pid" 2>/dev/null || true
-		fi
-	fi
+	vm_kill_qemu "$T"
 	if [ "$rc" = 0 ] && [ "${KEEP:-0}" != 1 ]; then
 		rm -rf "$T"
 	else
