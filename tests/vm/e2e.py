@@ -408,6 +408,30 @@ def s5_phone(c):
     c.unplug("m5")
 
 
+def s10_optical(c):
+    """A USB CD/DVD drive: the device is mass storage (read-only would let it in), but its
+    SCSI device is type 5: the disk is decided again as `optical`, which the profile blocks,
+    and the SCSI device is deleted before anyone can burn through SG_IO."""
+    s = c.suite
+    c.plug(qmp.plug_cd, "cd10", serial="CDSER10")
+    info = c.usb("CDSER10", wait="present", timeout=15)
+    if not s.check("USB optical drive (usb-bot + scsi-cd CDSER10) enumerated", info["found"]):
+        return
+    hits, evs = c.wait_event(lambda e: get(e, "event.action") == "device-blocked" and
+                             "optical" in str(get(e, "mynaguard.device.kind") or ""), timeout=20)
+    s.check("a device-blocked event with kind optical exists", bool(hits),
+            "" if hits else f"{len(evs)} events, actions: {actions_seen(evs)}")
+    if hits:
+        s.check("the blocked optical drive's event names its node",
+                str(get(hits[0], "mynaguard.device.node") or "").startswith("/dev/sr"),
+                str(get(hits[0], "mynaguard.device.node")))
+    r = c.g("sleep 1; ls /dev/sr* /sys/class/scsi_generic 2>/dev/null; "
+            "for d in /sys/class/block/sr*; do [ -e \"$d\" ] && echo \"present ${d##*/}\"; done; true")
+    s.check("no sr block device is left", "present sr" not in r.out,
+            r.out.strip().replace("\n", " "))
+    c.unplug("cd10")
+
+
 def s6_hostile(c):
     s = c.suite
     c.plug_stick("s6", "s6.img", HOSTILE)
@@ -575,6 +599,7 @@ SCENARIOS = [
     ("S3", "registered stick writable", s3_registered),
     ("S4", "non-root SG_IO write", s4_sg_io),
     ("S5", "phone (MTP) blocked", s5_phone),
+    ("S10", "USB optical drive blocked", s10_optical),
     ("S6", "hostile serial", s6_hostile),
     ("S8", "rapid plug/unplug", s8_rapid),
     ("S9", "rw mount found", s9_rw_mount),

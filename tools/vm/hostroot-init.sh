@@ -24,7 +24,8 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+# /tmp and /var/tmp stay the overlay's: writable in the guest, and a source or build tree
+# the host keeps there (a CI clone in /tmp) stays visible.
 mkdir -p /run/lock /run/user /var/tmp
 ln -sfn /proc/self/fd /dev/fd
 ln -sfn /proc/self/fd/0 /dev/stdin
@@ -34,7 +35,7 @@ ln -sfn /proc/kcore /dev/core
 # The host's /etc/mtab is normally this symlink already; make sure.
 ln -sfn ../proc/self/mounts /etc/mtab 2>/dev/null
 # Disk-backed directories that must not carry host state into the guest.
-for d in /var/tmp /var/log /var/lib/udisks2; do
+for d in /var/log /var/lib/udisks2; do
     [ -d "$d" ] && mount -t tmpfs -o mode=1777 tmpfs "$d" 2>/dev/null
 done
 chmod 755 /var/log /var/lib/udisks2 2>/dev/null
