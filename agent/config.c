@@ -53,6 +53,8 @@ static const struct key {
 	    notify_lang), 2, 2 },
 	{ "Devices", "HelperTimeout", K_MS, offsetof(struct agent_config,
 	    helper_wait_ms), 100, 10000 },
+	{ "Devices", "UeventBuffer", K_SIZE, offsetof(struct agent_config,
+	    uevent_buf), 4u << 10, 128u << 20 },
 };
 
 int
@@ -78,6 +80,7 @@ agent_config_defaults(struct agent_config *c)
 	c->backoff_max_s = 300;
 	c->batch_max = 2000;
 	c->helper_wait_ms = 3000;
+	c->uevent_buf = 8u << 20;
 	if (agent_config_set(&c->ca, "/etc/mynaguard/ca.pem") < 0 ||
 	    agent_config_set(&c->cert, "/etc/mynaguard/agent.pem") < 0 ||
 	    agent_config_set(&c->key, "/etc/mynaguard/agent.key") < 0 ||

@@ -23,6 +23,7 @@ struct agent_config {
 	char *policy;		/* [Policy] Path */
 	char *notify_lang;	/* [Devices] NotifyLanguage: ja or en */
 	uint32_t helper_wait_ms; /* [Devices] HelperTimeout (udev helper) */
+	uint64_t uevent_buf;	/* [Devices] UeventBuffer: kernel socket */
 	uint32_t backoff_max_s;	/* [Collector] RetryMax */
 	uint32_t batch_max;	/* [Collector] BatchRecords */
 };

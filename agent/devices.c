@@ -39,7 +39,6 @@
 #include "seat.h"
 
 #define TAB_MAX 4096u
-#define MON_RCVBUF (8 << 20)
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -808,14 +807,14 @@ devices_on_uevent(struct agent *a)
 }
 
 static int
-open_monitor(struct devices *dv)
+open_monitor(struct devices *dv, uint64_t rcvbuf)
 {
 	if ((dv->udev = udev_new()) == NULL)
 		return -ENOMEM;
 	dv->mon = udev_monitor_new_from_netlink(dv->udev, "kernel");
 	if (dv->mon == NULL)
 		return -errno != 0 ? -errno : -ENOMEM;
-	(void)udev_monitor_set_receive_buffer_size(dv->mon, MON_RCVBUF);
+	(void)udev_monitor_set_receive_buffer_size(dv->mon, (int)rcvbuf);
 	if (udev_monitor_filter_add_match_subsystem_devtype(dv->mon, "usb",
 	    "usb_device") < 0 ||
 	    udev_monitor_filter_add_match_subsystem_devtype(dv->mon, "usb",
@@ -837,7 +836,7 @@ devices_start(struct agent *a)
 		return -ENOMEM;
 	dv->mon_fd = dv->mount_fd = dv->login_fd = -1;
 	a->dev = dv;
-	if ((r = open_monitor(dv)) < 0) {
+	if ((r = open_monitor(dv, a->cfg.uevent_buf)) < 0) {
 		fprintf(stderr, SD_CRIT "cannot watch device events: %s\n",
 		    strerror(-r));
 		devices_stop(a);

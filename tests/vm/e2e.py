@@ -593,6 +593,41 @@ def s7_agent_killed(c):
     c.unplug("s7")
 
 
+def s11_overflow(c):
+    """Lost uevents: the agent, stalled (SIGSTOP) with a 4 KiB uevent buffer, misses a flood
+    of change events and the add of a new stick; the udev helper's fallback holds the stick
+    meanwhile. Resumed, the agent gets ENOBUFS, rescans sysfs and decides the stick."""
+    s = c.suite
+    r = c.g("g_agent_kill9 && printf '[Devices]\\nUeventBuffer=4KiB\\n' >> /etc/mynaguard/agent.conf "
+            "&& g_agent_start", timeout=60)
+    if not s.check("agent restarted with UeventBuffer=4KiB", r.rc == 0,
+                   r.out.strip().replace("\n", " | ")[-300:]):
+        return
+    r = c.g("kill -STOP $(cat $AGENT_PID) && for i in 1 2 3; do udevadm trigger --action=change; done; "
+            "echo flooded")
+    s.check("agent stopped (SIGSTOP) and a flood of change uevents sent", "flooded" in r.out,
+            r.err.strip()[-200:])
+    c.plug_stick("s11", "s11.img", "SN0011")
+    info = c.usb("SN0011", wait="present", timeout=15)
+    s.check("stick SN0011 enumerated while the agent is stalled", info["found"])
+    time.sleep(5)       # the helper waits its 3 s, then the fallback holds the stick
+    info = c.usb("SN0011")
+    s.check("SN0011 held while the agent is stalled (fallback: not authorized)",
+            info.get("authorized") == "0" and not info.get("disks"),
+            f"authorized={info.get('authorized')} disks={[d['name'] for d in info.get('disks', [])]}")
+    c.g("kill -CONT $(cat $AGENT_PID)")
+    info = c.usb("SN0011", wait="disk", timeout=25)
+    check_readonly_disk(c, info, "SN0011 after the agent resumed")
+    r = c.g("grep -c 'ENOBUFS' $AGENT_LOG; true")
+    s.check("the agent saw the overflow (ENOBUFS) and rescanned",
+            r.out.strip().isdigit() and int(r.out.strip()) > 0, r.out.strip())
+    s.check("the agent is alive after the overflow", c.agent_alive())
+    hits, evs = c.wait_event(event_for("SN0011", actions={"device-read-only"}))
+    s.check("a device-read-only event for SN0011 exists", bool(hits),
+            "" if hits else f"{len(evs)} events, actions: {actions_seen(evs)}")
+    c.unplug("s11")
+
+
 SCENARIOS = [
     ("S1", "SD card present at boot", s1_sd_card),
     ("S2", "USB stick read-only", s2_stick),
@@ -604,6 +639,7 @@ SCENARIOS = [
     ("S8", "rapid plug/unplug", s8_rapid),
     ("S9", "rw mount found", s9_rw_mount),
     ("S7", "agent killed", s7_agent_killed),
+    ("S11", "uevent overflow", s11_overflow),
 ]
 
 

@@ -106,7 +106,7 @@ mkdir -p "$T/fsroot"
 echo "mynaguard e2e test medium" >"$T/fsroot/readme.txt"
 make_image "$T/img/sd.img" 32M   # sd-card wants a power-of-two size
 make_image "$T/img/stick.img" 16M
-for n in s2 s3 s6 s7 s8 s9; do cp "$T/img/stick.img" "$T/img/$n.img"; done
+for n in s2 s3 s6 s7 s8 s9 s11; do cp "$T/img/stick.img" "$T/img/$n.img"; done
 echo "photo" >"$T/mtproot/DSC0001.JPG"
 
 # Certificates: the town CA and this terminal's client certificate.
