@@ -29,6 +29,7 @@ agent's log.
 """
 import json
 import os
+import pwd
 import shutil
 import signal
 import struct
@@ -163,8 +164,11 @@ class Test:
         self.root = os.geteuid() == 0
         self.tb = umockdev.Testbed.new()
         self.sys = self.tb.get_sys_dir()
+        # The user at the seat, as logind would say (for seat-user()).
+        self.seat_user = pwd.getpwuid(os.geteuid()).pw_name
         self.env = dict(os.environ,
-                        UMOCKDEV_DIR=os.path.dirname(self.sys))
+                        UMOCKDEV_DIR=os.path.dirname(self.sys),
+                        MYNAGUARD_SEAT_USER=self.seat_user)
         # Sanitizer builds: the preload library comes before ASan's.
         asan = self.env.get("ASAN_OPTIONS", "")
         if "verify_asan_link_order" not in asan:
@@ -477,10 +481,15 @@ def main():
 
 
 def scenario(t):
-    print("1..16")
+    print("1..17")
     t.write_config()
     t.write_policy(['allow id 46f4:0001 serial "REG0001" '
-                    'label "registered"'])
+                    'label "registered"',
+                    'allow id 46f4:0001 serial "SEAT001" if seat-user(%s) '
+                    'label "registered for the seat user"' % t.seat_user,
+                    'allow id 46f4:0001 serial "SEAT002" if '
+                    'seat-user(nobody-else) label "registered for another"'])
+    t.r_seat = t.rule_no('allow id 46f4:0001 serial "SEAT001"')
     t.r_ro = t.rule_no("read-only kind one-of { storage sd }")
     t.r_phone = t.rule_no("block kind one-of { mtp ptp }")
     t.r_hid = t.rule_no("allow with-interface match-all { 03:*:* }")
@@ -495,7 +504,8 @@ def scenario(t):
         return 1
     for step in (check_start, check_stick, check_badusb, check_phone,
                  check_keyboard, check_hostile, check_malformed,
-                 check_early, check_registered, check_remove, check_cli,
+                 check_early, check_registered, check_seat_user,
+                 check_remove, check_cli,
                  check_reload, check_helper, check_stop):
         step(t)
     return 1 if t.failed else 0
@@ -650,6 +660,29 @@ def check_registered(t):
             decision(e).get("rule") == t.r_reg and
             decision(e).get("label") == "registered" and
             auth == ["1", "1", "1"], summary(e) + "\nauthorized %r" % auth)
+
+
+def check_seat_user(t):
+    """17. Registered for one user at the seat: writable for that user only."""
+    path1, _, e1 = plug(t, 17, "stick for the seat user", 13, 20, 0x46f4,
+                        0x0001, "SEAT001", "Seat Stick", [(0x08, 0x06, 0x50)])
+    path2, _, e2 = plug(t, 17, "stick for another user", 14, 21, 0x46f4,
+                        0x0001, "SEAT002", "Other Stick",
+                        [(0x08, 0x06, 0x50)])
+    if e1 is None or e2 is None:
+        return
+    t.check(17, "seat-user(%s): SEAT001 allowed by rule %d with user.name "
+            "%s; SEAT002 (another user's) read-only by rule %d" %
+            (t.seat_user, t.r_seat, t.seat_user, t.r_ro),
+            action(e1) == "device-allowed" and
+            decision(e1).get("rule") == t.r_seat and
+            e1.get("user", {}).get("name") == t.seat_user and
+            action(e2) == "device-read-only" and
+            decision(e2).get("rule") == t.r_ro,
+            summary(e1) + "\n" + summary(e2))
+    for path in (path1, path2):
+        t.tb.uevent(path, "remove")
+        t.tb.remove_device(path)
 
 
 def check_remove(t):
@@ -814,6 +847,7 @@ def check_reload(t):
     # In place of the REG0001 rule (its stick is gone): every other rule
     # keeps its number, so no other device's decision changes at all.
     t.write_policy([rule])
+    t.r_ro = t.rule_no("read-only kind one-of { storage sd }")
     t.barrier()
     head = t.head()
     t.proc.send_signal(signal.SIGHUP)
