@@ -639,38 +639,33 @@ devices_on_mounts(struct agent *a)
 /* ---- scanning and uevents -------------------------------------------------- */
 
 static void
-scan_usb(struct agent *a)
+scan_one_usb(struct agent *a, const char *syspath)
 {
-	struct udev_enumerate *en = udev_enumerate_new(a->dev->udev);
-	struct udev_list_entry *it;
-
-	if (en == NULL)
-		return;
-	if (udev_enumerate_add_match_subsystem(en, "usb") >= 0 &&
-	    udev_enumerate_add_match_property(en, "DEVTYPE",
-	    "usb_device") >= 0 && udev_enumerate_scan_devices(en) >= 0)
-		udev_list_entry_foreach(it, udev_enumerate_get_list_entry(en)) {
-			const char *p = udev_list_entry_get_name(it);
-
-			if (!devinfo_usb_is_root_hub(p))
-				(void)decide_usb(a, p);
-		}
-	udev_enumerate_unref(en);
+	if (!devinfo_usb_is_root_hub(syspath))
+		(void)decide_usb(a, syspath);
 }
 
 static void
-scan_block(struct agent *a)
+scan_one_disk(struct agent *a, const char *syspath)
+{
+	(void)decide_block(a, syspath);
+}
+
+/* Decide every present device of a subsystem and devtype. */
+static void
+scan_class(struct agent *a, const char *subsystem, const char *devtype,
+    void (*decide_fn)(struct agent *, const char *))
 {
 	struct udev_enumerate *en = udev_enumerate_new(a->dev->udev);
 	struct udev_list_entry *it;
 
 	if (en == NULL)
 		return;
-	if (udev_enumerate_add_match_subsystem(en, "block") >= 0 &&
-	    udev_enumerate_add_match_property(en, "DEVTYPE", "disk") >= 0 &&
+	if (udev_enumerate_add_match_subsystem(en, subsystem) >= 0 &&
+	    udev_enumerate_add_match_property(en, "DEVTYPE", devtype) >= 0 &&
 	    udev_enumerate_scan_devices(en) >= 0)
 		udev_list_entry_foreach(it, udev_enumerate_get_list_entry(en))
-			(void)decide_block(a, udev_list_entry_get_name(it));
+			decide_fn(a, udev_list_entry_get_name(it));
 	udev_enumerate_unref(en);
 }
 
@@ -683,8 +678,8 @@ scan(struct agent *a)
 		fprintf(stderr, SD_ERR "cannot make the USB core wait for "
 		    "decisions (authorized_default): %s\n", strerror(-r));
 	tab_prune(a->dev);
-	scan_usb(a);
-	scan_block(a);
+	scan_class(a, "usb", "usb_device", scan_one_usb);
+	scan_class(a, "block", "disk", scan_one_disk);
 	devices_on_mounts(a);
 	a->dev->rescans++;
 }

@@ -104,28 +104,8 @@ rm -f "$T/part.img"
 
 # The agent: no collector URL (events stay in the spool), the shipped profile
 # (sticks read-only).
-"$SRC/tools/mkcerts.sh" ca "$T/pki" >/dev/null
-"$SRC/tools/mkcerts.sh" terminal "$T/pki" pc01 >/dev/null
-cp "$T/pki/ca.pem" "$S/etc/ca.pem"
-cp "$T/pki/pc01.pem" "$S/etc/agent.pem"
-cp "$T/pki/pc01.key" "$S/etc/agent.key"
+vm_guest_agent "$SRC" "$T/pki" "$S/etc" pc01 mynaguard-bench
 cp "$SRC/policy/mynumber-terminal.conf" "$S/etc/policy.conf"
-cat >"$S/etc/agent.conf" <<'CONF'
-# bench/vm guest: no collector URL, events stay in the spool.
-[Agent]
-HostName=mynaguard-bench
-[Collector]
-CA=/etc/mynaguard/ca.pem
-Certificate=/etc/mynaguard/agent.pem
-Key=/etc/mynaguard/agent.key
-[Spool]
-Directory=/var/lib/mynaguard/spool
-[Intake]
-Socket=/run/mynaguard/events.sock
-DropDirectory=/var/lib/mynaguard/drop
-[Policy]
-Path=/etc/mynaguard/policy.conf
-CONF
 
 # usbguard-daemon: the stick allowed, everything else new blocked, controllers kept,
 # no IPC client (usbguard-daemon.conf(5)).

@@ -110,28 +110,7 @@ for n in s2 s3 s6 s7 s8 s9 s11; do cp "$T/img/stick.img" "$T/img/$n.img"; done
 echo "photo" >"$T/mtproot/DSC0001.JPG"
 
 # Certificates: the town CA and this terminal's client certificate.
-"$SRC/tools/mkcerts.sh" ca "$T/pki" >/dev/null
-"$SRC/tools/mkcerts.sh" terminal "$T/pki" vmguest >/dev/null
-cp "$T/pki/ca.pem" "$S/etc/ca.pem"
-cp "$T/pki/vmguest.pem" "$S/etc/agent.pem"
-cp "$T/pki/vmguest.key" "$S/etc/agent.key"
-
-cat >"$S/etc/agent.conf" <<'EOF'
-# mynaguard e2e guest: no collector URL, events stay in the spool.
-[Agent]
-HostName=mynaguard-vm
-[Collector]
-CA=/etc/mynaguard/ca.pem
-Certificate=/etc/mynaguard/agent.pem
-Key=/etc/mynaguard/agent.key
-[Spool]
-Directory=/var/lib/mynaguard/spool
-[Intake]
-Socket=/run/mynaguard/events.sock
-DropDirectory=/var/lib/mynaguard/drop
-[Policy]
-Path=/etc/mynaguard/policy.conf
-EOF
+vm_guest_agent "$SRC" "$T/pki" "$S/etc" vmguest mynaguard-vm
 
 # The shipped profile plus one registered stick, above the read-only rule.
 awk '/^read-only kind/ && !done {

@@ -14,3 +14,29 @@ vm_kill_qemu() {
 		kill -9 "$pid" 2>/dev/null || true
 	fi
 }
+
+# vm_guest_agent SRC PKIDIR ETCDIR AGENT_ID HOSTNAME: a town CA and a terminal certificate
+# (tools/mkcerts.sh) in PKIDIR, and the guest's /etc/mynaguard files in ETCDIR: ca.pem,
+# agent.pem, agent.key and an agent.conf with no collector URL (events stay in the spool).
+vm_guest_agent() {
+	"$1/tools/mkcerts.sh" ca "$2" >/dev/null &&
+	    "$1/tools/mkcerts.sh" terminal "$2" "$4" >/dev/null || return 1
+	cp "$2/ca.pem" "$3/ca.pem" && cp "$2/$4.pem" "$3/agent.pem" &&
+	    cp "$2/$4.key" "$3/agent.key" || return 1
+	cat >"$3/agent.conf" <<CONF
+# A VM guest's agent: no collector URL, events stay in the spool.
+[Agent]
+HostName=$5
+[Collector]
+CA=/etc/mynaguard/ca.pem
+Certificate=/etc/mynaguard/agent.pem
+Key=/etc/mynaguard/agent.key
+[Spool]
+Directory=/var/lib/mynaguard/spool
+[Intake]
+Socket=/run/mynaguard/events.sock
+DropDirectory=/var/lib/mynaguard/drop
+[Policy]
+Path=/etc/mynaguard/policy.conf
+CONF
+}
