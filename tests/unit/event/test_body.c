@@ -204,6 +204,42 @@ test_ipc_codec(void **state)
 	sbuf_clear(&b);
 }
 
+/* The udev helper's question: a sysfs path and an operation, nothing else. */
+static void
+test_ipc_device(void **state)
+{
+	static const char path[] = "/sys/devices/pci0000:00/usb1/1-1";
+	struct mg_submit d;
+	const char *why = NULL;
+	struct sbuf b;
+
+	(void)state;
+	sbuf_init(&b, MG_IPC_MSG_MAX);
+	assert_int_equal(mg_ipc_encode_device(MG_IPC_DEVICE_USB, path, &b), 0);
+	assert_int_equal(mg_ipc_decode((uint8_t *)b.data, b.len, &d, &why),
+	    MG_IPC_DEVICE);
+	assert_int_equal(d.flags, MG_IPC_DEVICE_USB);
+	assert_int_equal(d.f[0].len, strlen(path));
+	assert_memory_equal(d.f[0].val, path, strlen(path));
+	/* An unknown operation, a NUL inside the path: refused. */
+	b.data[11] = 9;
+	assert_int_equal(mg_ipc_decode((uint8_t *)b.data, b.len, &d, &why),
+	    -EBADMSG);
+	assert_string_equal(why, "unknown device operation");
+	b.data[11] = MG_IPC_DEVICE_BLOCK;
+	b.data[20] = '\0';
+	assert_int_equal(mg_ipc_decode((uint8_t *)b.data, b.len, &d, &why),
+	    -EBADMSG);
+	assert_string_equal(why, "device path must be under /sys");
+	sbuf_clear(&b);
+	/* Paths outside /sys are not even encoded. */
+	assert_int_equal(mg_ipc_encode_device(MG_IPC_DEVICE_USB, "/etc/shadow",
+	    &b), -EINVAL);
+	assert_int_equal(mg_ipc_encode_device(MG_IPC_DEVICE_USB, "/sys/", &b),
+	    -EINVAL);
+	sbuf_clear(&b);
+}
+
 /* A one-shot fake agent: accepts one submission and answers seq 99. */
 static void *
 serve_one(void *arg)
@@ -279,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_json_writer),
 		cmocka_unit_test(test_bodies),
 		cmocka_unit_test(test_ipc_codec),
+		cmocka_unit_test(test_ipc_device),
 		cmocka_unit_test(test_submit_socket_and_drop),
 	};
 
