@@ -664,7 +664,8 @@ scan_class(struct agent *a, const char *subsystem, const char *devtype,
 	if (udev_enumerate_add_match_subsystem(en, subsystem) >= 0 &&
 	    udev_enumerate_add_match_property(en, "DEVTYPE", devtype) >= 0 &&
 	    udev_enumerate_scan_devices(en) >= 0)
-		udev_list_entry_foreach(it, udev_enumerate_get_list_entry(en))
+		for (it = udev_enumerate_get_list_entry(en); it != NULL;
+		    it = udev_list_entry_get_next(it))
 			decide_fn(a, udev_list_entry_get_name(it));
 	udev_enumerate_unref(en);
 }
