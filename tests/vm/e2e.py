@@ -144,6 +144,12 @@ class Ctx:
                 return hits, evs
             time.sleep(0.5)
 
+    def settle(self, timeout=30):
+        """Until udevd has handled every queued event: the udev helper (and with it the
+        agent's answer, or the fallback after its wait) has run for each plugged device.
+        What "nothing more happens" means for a device that must stay held."""
+        self.g(f"udevadm settle -t {timeout}", timeout=timeout + 10)
+
     def agent_alive(self):
         return self.g("g_agent_alive").rc == 0
 
@@ -394,7 +400,7 @@ def s5_phone(c):
     info = c.usb("MTPSER1", wait="present", timeout=15)
     if not s.check("phone (usb-mtp MTPSER1) enumerated", info["found"]):
         return
-    time.sleep(3)
+    c.settle()
     info = c.usb("MTPSER1")
     s.check("phone stays authorized=0", info["authorized"] == "0",
             f"usb {info['usb']} authorized={info['authorized']}")
@@ -455,7 +461,7 @@ def s6_hostile(c):
     c.plug(qmp.plug_mtp, "m6", os.path.join(c.work, "mtproot"), serial=INJECT)
     info = c.usb(INJECT, wait="present", timeout=15)
     if s.check("phone with a udev-property serial enumerated (exact serial)", info["found"]):
-        time.sleep(2)
+        c.settle()
         r = c.g(f"d=/sys/bus/usb/devices/{info['usb']}; "
                 "n=/dev/bus/usb/$(printf %03d $(cat $d/busnum))/$(printf %03d $(cat $d/devnum)); "
                 "udevadm settle -t 10; echo authorized=$(cat $d/authorized) mode=$(stat -c %a $n); "
@@ -476,7 +482,7 @@ def s8_rapid(c):
         c.unplug("s8")
         time.sleep(0.3)
     s.check("5 rapid plug/unplug cycles done over QMP", True)
-    time.sleep(1)
+    c.settle()
     s.check("agent still alive after the cycles", c.agent_alive())
     c.plug_stick("s8", "s8.img", "SN0008")
     info = c.usb("SN0008", wait="disk", timeout=20)
@@ -557,7 +563,7 @@ def s7_agent_killed(c):
     c.plug_stick("s7", "s7.img", "SN0003")
     info = c.usb("SN0003", wait="present", timeout=15)
     s.check("stick SN0003 enumerated with the agent dead", info["found"])
-    time.sleep(4)
+    c.settle()
     info = c.usb("SN0003")
     if info.get("disks"):
         d = info["disks"][0]
@@ -610,7 +616,7 @@ def s11_overflow(c):
     c.plug_stick("s11", "s11.img", "SN0011")
     info = c.usb("SN0011", wait="present", timeout=15)
     s.check("stick SN0011 enumerated while the agent is stalled", info["found"])
-    time.sleep(5)       # the helper waits its 3 s, then the fallback holds the stick
+    c.settle()          # the helper waits its 3 s, then the fallback holds the stick
     info = c.usb("SN0011")
     s.check("SN0011 held while the agent is stalled (fallback: not authorized)",
             info.get("authorized") == "0" and not info.get("disks"),
