@@ -35,6 +35,9 @@ set_defaults(struct pol_policy *p)
 	p->login.user_verification = true;
 	p->login.lockout_threshold = 5;
 	p->login.unlock_after_s = 15 * 60;
+	p->login.credentials = POL_CREDENTIALS_DEFAULT;
+	p->login.relying_party = POL_RELYING_PARTY_DEFAULT;
+	p->login.key_timeout_s = 30;
 	p->reporting.buffer_max_bytes = 64ull << 20;
 	p->reporting.buffer_max_age_s = 90u * 86400;
 }

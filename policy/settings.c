@@ -209,6 +209,108 @@ set_break_glass(struct lex *lx, struct pol_policy *p, size_t at, size_t len)
 	return 0;
 }
 
+static size_t host_end(const char *s, size_t len, size_t i);
+
+static int
+set_key_timeout(struct lex *lx, struct pol_policy *p, size_t at, size_t len)
+{
+	return set_duration(lx, at, len, 300, false, "key-timeout",
+	    &p->login.key_timeout_s);
+}
+
+/* An absolute path without "..", blanks or control characters. */
+static int
+set_credentials(struct lex *lx, struct pol_policy *p, size_t at, size_t len)
+{
+	const char *s = lx->s + at;
+	size_t i;
+
+	if (len < 2 || len > 1024 || s[0] != '/' || s[len - 1] == '/')
+		return lex_error(lx, at, "credentials must be an absolute "
+		    "path to a file, such as /etc/mynaguard/credentials");
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f ||
+		    (s[i] == '.' && i + 1 < len && s[i + 1] == '.' &&
+		    s[i - 1] == '/'))
+			return lex_error(lx, at + i, "credentials: no blanks, "
+			    "control characters or \"..\" in the path");
+	p->login.credentials = arena_memdup(lx->arena, s, len);
+	return p->login.credentials != NULL ? 0 : -ENOMEM;
+}
+
+/* The relying party id every key is enrolled for: a domain name
+ * (WebAuthn style) or pam_u2f's pam://name form. */
+static int
+set_relying_party(struct lex *lx, struct pol_policy *p, size_t at,
+    size_t len)
+{
+	const char *s = lx->s + at;
+	size_t i = 0;
+
+	if (len > 6 && memcmp(s, "pam://", 6) == 0)
+		i = 6;
+	if (len <= i || len > POL_RELYING_PARTY_MAX ||
+	    host_end(s, len, i) != len || s[i] == '[')
+		return lex_error(lx, at, "relying-party must be a host name "
+		    "such as town.example.lg.jp or pam://town-name "
+		    "(letters, digits, '.' and '-')");
+	p->login.relying_party = arena_memdup(lx->arena, s, len);
+	return p->login.relying_party != NULL ? 0 : -ENOMEM;
+}
+
+/* AAGUIDs: 32 hex digits each, dashes allowed (8-4-4-4-12). */
+static int
+parse_aaguid(const char *s, size_t n, uint8_t out[16])
+{
+	size_t i, k = 0;
+	int hi, lo;
+
+	for (i = 0; i < n && k < 16; ) {
+		if (s[i] == '-' && (k == 4 || k == 6 || k == 8 || k == 10)) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || (hi = parse_hexdigit(s[i])) < 0 ||
+		    (lo = parse_hexdigit(s[i + 1])) < 0)
+			return -EINVAL;
+		out[k++] = (uint8_t)(hi << 4 | lo);
+		i += 2;
+	}
+	return k == 16 && i == n ? 0 : -EINVAL;
+}
+
+static int
+set_key_models(struct lex *lx, struct pol_policy *p, size_t at, size_t len)
+{
+	uint8_t (*v)[16];
+	size_t i = at, end = at + len, start, n = 0;
+
+	v = arena_alloc(lx->arena, POL_LIST_MAX * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	while (i < end) {
+		while (i < end && lex_blank(lx->s[i]))
+			i++;
+		if (i == end)
+			break;
+		for (start = i; i < end && !lex_blank(lx->s[i]); i++)
+			;
+		if (n == POL_LIST_MAX)
+			return lex_error(lx, start, "more than %u key models",
+			    POL_LIST_MAX);
+		if (parse_aaguid(lx->s + start, i - start, v[n]) < 0)
+			return lex_error(lx, start, "key-models: \"%.*s\" is "
+			    "not an AAGUID (32 hex digits, such as "
+			    "cb69481e-8ff7-4039-93ec-0a2729a154a8)",
+			    (int)(i - start > 40 ? 40 : i - start),
+			    lx->s + start);
+		n++;
+	}
+	p->login.key_models = (const uint8_t (*)[16])v;
+	p->login.n_key_models = n;
+	return 0;
+}
+
 static bool
 url_char(char c)
 {
@@ -313,6 +415,10 @@ static const struct {
 	{ SEC_LOGIN, "lockout-threshold", set_threshold },
 	{ SEC_LOGIN, "unlock-after", set_unlock },
 	{ SEC_LOGIN, "break-glass", set_break_glass },
+	{ SEC_LOGIN, "credentials", set_credentials },
+	{ SEC_LOGIN, "relying-party", set_relying_party },
+	{ SEC_LOGIN, "key-models", set_key_models },
+	{ SEC_LOGIN, "key-timeout", set_key_timeout },
 	{ SEC_REPORTING, "collector", set_collector },
 	{ SEC_REPORTING, "buffer-size", set_buffer_size },
 	{ SEC_REPORTING, "buffer-max-age", set_max_age },

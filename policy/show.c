@@ -210,6 +210,27 @@ show_size(struct sbuf *b, uint64_t v)
 }
 
 static int
+show_keys(struct sbuf *b, const struct pol_login *l)
+{
+	size_t i, k;
+	int r;
+
+	r = sbuf_printf(b, "credentials = %s\nrelying-party = %s\n"
+	    "key-timeout = ", l->credentials, l->relying_party);
+	if (r == 0)
+		r = duration_format(b, (uint64_t)l->key_timeout_s * 1000);
+	if (r == 0)
+		r = sbuf_puts(b, "\nkey-models =");
+	for (i = 0; r == 0 && i < l->n_key_models; i++) {
+		r = sbuf_putc(b, ' ');
+		for (k = 0; r == 0 && k < 16; k++)
+			r = sbuf_printf(b, "%s%02x", k == 4 || k == 6 ||
+			    k == 8 || k == 10 ? "-" : "", l->key_models[i][k]);
+	}
+	return r == 0 ? sbuf_putc(b, '\n') : r;
+}
+
+static int
 show_login(struct sbuf *b, const struct pol_login *l)
 {
 	int r;
@@ -233,6 +254,8 @@ show_login(struct sbuf *b, const struct pol_login *l)
 	if (r == 0)
 		r = show_names(b, "break-glass", NULL, 0, l->break_glass,
 		    l->n_break_glass);
+	if (r == 0)
+		r = show_keys(b, l);
 	return r;
 }
 

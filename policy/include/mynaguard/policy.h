@@ -257,7 +257,16 @@ struct pol_login {
 	uint32_t unlock_after_s;	/* 0: only the administrator unlocks */
 	const char *const *break_glass;	/* accounts allowed without a key */
 	size_t n_break_glass;
+	const char *credentials;	/* credential file, absolute path */
+	const char *relying_party;	/* FIDO2 relying party id */
+	const uint8_t (*key_models)[16];	/* AAGUID allow-list */
+	size_t n_key_models;		/* 0: any model */
+	uint32_t key_timeout_s;		/* wait for a touch, 1..300 s */
 };
+
+#define POL_CREDENTIALS_DEFAULT "/etc/mynaguard/credentials"
+#define POL_RELYING_PARTY_DEFAULT "pam://mynaguard"
+#define POL_RELYING_PARTY_MAX 255u
 
 /* The login settings; valid as long as p. */
 const struct pol_login *pol_policy_login(const struct pol_policy *p);

@@ -29,8 +29,10 @@ test_defaults(void **state)
 	t = show(p, 0);
 	assert_string_equal(t, "[devices]\ndefault read-only\n\n[login]\n"
 	    "require-key = *\nuser-verification = required\n"
-	    "lockout-threshold = 5\nunlock-after = 15m\nbreak-glass =\n\n"
-	    "[reporting]\nbuffer-size = 64MiB\nbuffer-max-age = 90d\n");
+	    "lockout-threshold = 5\nunlock-after = 15m\nbreak-glass =\n"
+	    "credentials = /etc/mynaguard/credentials\n"
+	    "relying-party = pam://mynaguard\nkey-timeout = 30s\n"
+	    "key-models =\n\n[reporting]\nbuffer-size = 64MiB\nbuffer-max-age = 90d\n");
 	free(t);
 	pol_policy_free(p);
 }
@@ -49,6 +51,11 @@ test_settings(void **state)
 	    "lockout-threshold = 3\r\n"
 	    "unlock-after = 0\r\n"
 	    "break-glass = admin1 admin2\r\n"
+	    "credentials = /srv/keys/town.cred\r\n"
+	    "relying-party = mynumber.town.lg.jp\r\n"
+	    "key-timeout = 1m\r\n"
+	    "key-models = CB69481E-8ff7-4039-93ec-0a2729a154a8 "
+	    "ee882879721c491397753dfcce97072a\r\n"
 	    "[policy]\r\n"
 	    "name = \"マイナンバー端末 \\\"標準\\\"\" # comment\r\n"
 	    "version = 42\r\n"
@@ -71,6 +78,12 @@ test_settings(void **state)
 	assert_false(l->user_verification);
 	assert_int_equal(l->lockout_threshold, 3);
 	assert_int_equal(l->unlock_after_s, 0);
+	assert_string_equal(l->credentials, "/srv/keys/town.cred");
+	assert_string_equal(l->relying_party, "mynumber.town.lg.jp");
+	assert_int_equal(l->key_timeout_s, 60);
+	assert_int_equal(l->n_key_models, 2);
+	assert_int_equal(l->key_models[0][0], 0xcb);
+	assert_int_equal(l->key_models[1][15], 0x2a);
 	assert_string_equal(pol_policy_name(p), "マイナンバー端末 \"標準\"");
 	assert_int_equal(pol_policy_version(p), 42);
 	/* Who needs a key. */
@@ -88,6 +101,9 @@ test_settings(void **state)
 	assert_non_null(strstr(t, "buffer-max-age = 9d\n"));
 	assert_non_null(strstr(t, "break-glass = admin1 admin2\n"));
 	assert_non_null(strstr(t, "version = 42\n"));
+	assert_non_null(strstr(t, "key-models = cb69481e-8ff7-4039-93ec-"
+	    "0a2729a154a8 ee882879-721c-4913-9775-3dfcce97072a\n"));
+	assert_non_null(strstr(t, "key-timeout = 1m\n"));
 	free(t);
 	pol_policy_free(p);
 }
@@ -105,7 +121,11 @@ test_every_error_reported(void **state)
 	    "lockout-threshold = 0\n"
 	    "color = blue\n"
 	    "lockout-threshold = 3\n"
-	    "lockout-threshold = 4\n";
+	    "lockout-threshold = 4\n"
+	    "credentials = etc/creds\n"
+	    "relying-party = pam://\n"
+	    "key-models = 0123 cb69481e-8ff7-4039-93ec-0a2729a154a8\n"
+	    "key-timeout = 10m\n";
 	static const struct { unsigned line, col; const char *msg; } want[] = {
 		{ 2, 11, "version must be a number" },
 		{ 4, 20, "unknown attribute \"seriel\"" },
@@ -115,6 +135,10 @@ test_every_error_reported(void **state)
 		{ 9, 1, "unknown key \"color\"" },
 		{ 10, 1, "already set" },
 		{ 11, 1, "already set" },
+		{ 12, 15, "credentials must be an absolute path" },
+		{ 13, 17, "relying-party must be a host name" },
+		{ 14, 14, "key-models: \"0123\" is not an AAGUID" },
+		{ 15, 15, "key-timeout must be a duration" },
 	};
 	struct pol_diags *d = calloc(1, sizeof(*d));
 	struct pol_policy *p = NULL;
