@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#define F(x) (1u << (x))
+#define F(x) (UINT64_C(1) << (x))
 
 #define DEV_FIELDS (F(MG_F_DEV_VID) | F(MG_F_DEV_PID) | F(MG_F_DEV_SERIAL) | \
     F(MG_F_DEV_VENDOR) | F(MG_F_DEV_PRODUCT) | F(MG_F_DEV_KIND) | \
@@ -20,6 +20,13 @@
     F(MG_F_DEV_IFACES) | F(MG_F_VERDICT) | F(MG_F_RULE) | \
     F(MG_F_RULE_LINE) | F(MG_F_RULE_LABEL) | F(MG_F_DECIDER) | \
     F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE))
+#define LOGIN_FIELDS (F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE) | \
+    F(MG_F_LOGIN_SERVICE) | F(MG_F_LOGIN_TTY) | F(MG_F_LOGIN_RHOST) | \
+    F(MG_F_LOGIN_FAILURES) | F(MG_F_LOGIN_LOCKED_UNTIL) | KEY_FIELDS)
+#define KEY_FIELDS (F(MG_F_KEY_ID) | F(MG_F_KEY_LABEL) | F(MG_F_KEY_AAGUID) | \
+    F(MG_F_KEY_COUNTER) | F(MG_F_KEY_STORED_COUNTER) | F(MG_F_KEY_RP))
+#define KEYCHG_FIELDS (F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE) | \
+    KEY_FIELDS | F(MG_F_KEY_SOURCE) | F(MG_F_ACTOR))
 #define DEV_REQUIRED (F(MG_F_DEV_PATH) | F(MG_F_DEV_BUS) | F(MG_F_VERDICT) | \
     F(MG_F_DECIDER))
 
@@ -29,8 +36,8 @@ static const struct evtype {
 	const char *type;	/* ECS event.type */
 	const char *outcome;
 	bool critical;
-	uint32_t allowed;	/* F(mg_field) */
-	uint32_t required;
+	uint64_t allowed;	/* F(mg_field) */
+	uint64_t required;
 } types[MG_EV_COUNT_] = {
 	[MG_EV_AGENT_STARTED] = { "agent-started", "process", "start",
 	    "success", true, F(MG_F_VERSION) | F(MG_F_PREV_SEQ) |
@@ -66,6 +73,26 @@ static const struct evtype {
 	[MG_EV_DEVICE_MOUNTED_RW] = { "device-mounted-rw", "intrusion_detection",
 	    "indicator", "failure", true, DEV_FIELDS | F(MG_F_MOUNT),
 	    F(MG_F_DEV_PATH) | F(MG_F_MOUNT) | F(MG_F_REASON) },
+	/* Login events are few and are evidence of 6(3): all critical. */
+	[MG_EV_LOGIN_SUCCEEDED] = { "login-succeeded", "authentication",
+	    "start", "success", true, LOGIN_FIELDS,
+	    F(MG_F_USER) | F(MG_F_LOGIN_SERVICE) },
+	[MG_EV_LOGIN_FAILED] = { "login-failed", "authentication", "start",
+	    "failure", true, LOGIN_FIELDS,
+	    F(MG_F_USER) | F(MG_F_LOGIN_SERVICE) | F(MG_F_REASON) },
+	[MG_EV_LOGIN_LOCKED_OUT] = { "login-locked-out", "authentication",
+	    "start", "failure", true, LOGIN_FIELDS,
+	    F(MG_F_USER) | F(MG_F_LOGIN_SERVICE) | F(MG_F_REASON) },
+	[MG_EV_LOGIN_BREAK_GLASS] = { "login-break-glass", "authentication",
+	    "start", "success", true, LOGIN_FIELDS,
+	    F(MG_F_USER) | F(MG_F_LOGIN_SERVICE) },
+	[MG_EV_LOGIN_UNLOCKED] = { "login-unlocked", "iam", "change",
+	    "success", true, F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE) |
+	    F(MG_F_ACTOR) | F(MG_F_LOGIN_FAILURES), F(MG_F_USER) },
+	[MG_EV_KEY_ENROLLED] = { "key-enrolled", "iam", "creation", "success",
+	    true, KEYCHG_FIELDS, F(MG_F_USER) | F(MG_F_KEY_ID) },
+	[MG_EV_KEY_REVOKED] = { "key-revoked", "iam", "deletion", "success",
+	    true, KEYCHG_FIELDS, F(MG_F_USER) | F(MG_F_KEY_ID) },
 };
 
 const char *
@@ -159,6 +186,21 @@ hex_lower(const char *s, size_t n)
 	return true;
 }
 
+/* 8-4-4-4-12 lower-case hex. */
+static bool
+aaguid_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return false;
+	for (i = 0; i < n; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' :
+		    !hex_lower(s + i, 1))
+			return false;
+	return true;
+}
+
 /* The policy's kind and bus words (policy/README.md); the event library
  * does not depend on the policy library, so they are listed here. */
 static const char *const kind_words[] = { "storage", "sd", "optical", "mtp",
@@ -169,6 +211,7 @@ static const char *const buses[] = { "usb", "mmc", "ata", "scsi", "other",
 static const char *const verdicts[] = { "allow", "read-only", "block",
     "reject", NULL };
 static const char *const deciders[] = { "agent", "udev-fallback", NULL };
+static const char *const key_sources[] = { "enroll", "import", NULL };
 
 static bool
 word_in(const char *s, size_t n, const char *const *words)
@@ -233,6 +276,34 @@ check_device_value(const struct mg_field_val *f, const char **ret_why)
 	return 0;	/* free text, checked by check_text() */
 }
 
+static bool
+is_number(enum mg_field id)
+{
+	return id == MG_F_POLICY_VERSION || id == MG_F_PREV_SEQ ||
+	    id == MG_F_RULE || id == MG_F_RULE_LINE ||
+	    id == MG_F_LOGIN_FAILURES || id == MG_F_LOGIN_LOCKED_UNTIL ||
+	    id == MG_F_KEY_COUNTER || id == MG_F_KEY_STORED_COUNTER;
+}
+
+/* mynaguard.key.* fields with a fixed shape. */
+static int
+check_key_value(const struct mg_field_val *f, const char **ret_why)
+{
+	switch (f->id) {
+	case MG_F_KEY_ID:
+		return hex64(f->val, f->len) && hex_lower(f->val, f->len) ?
+		    0 : set_why(ret_why, "key id is not 64 lower-case hex");
+	case MG_F_KEY_AAGUID:
+		return aaguid_ok(f->val, f->len) ? 0 :
+		    set_why(ret_why, "aaguid is not 8-4-4-4-12 hex");
+	case MG_F_KEY_SOURCE:
+		return word_in(f->val, f->len, key_sources) ? 0 :
+		    set_why(ret_why, "key source must be enroll or import");
+	default:
+		return check_device_value(f, ret_why);
+	}
+}
+
 static int
 check_value(const struct mg_field_val *f, const char **ret_why)
 {
@@ -240,22 +311,19 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 
 	if ((r = check_text(f, ret_why)) < 0)
 		return r;
+	if (is_number(f->id))
+		return all_digits(f->val, f->len, 19) ? 0 :
+		    set_why(ret_why, "not a number");
 	switch (f->id) {
 	case MG_F_POLICY_HASH:
 		return hex64(f->val, f->len) ? 0 :
 		    set_why(ret_why, "policy hash is not 64 hex");
-	case MG_F_POLICY_VERSION:
-	case MG_F_PREV_SEQ:
-	case MG_F_RULE:
-	case MG_F_RULE_LINE:
-		return all_digits(f->val, f->len, 19) ? 0 :
-		    set_why(ret_why, "not a number");
 	case MG_F_CLEAN:
 		return (f->len == 3 && memcmp(f->val, "yes", 3) == 0) ||
 		    (f->len == 2 && memcmp(f->val, "no", 2) == 0) ? 0 :
 		    set_why(ret_why, "clean must be yes or no");
 	default:
-		return check_device_value(f, ret_why);
+		return check_key_value(f, ret_why);
 	}
 }
 
@@ -264,7 +332,7 @@ static int
 index_fields(enum mg_event_type t, const struct mg_field_val *f, size_t n,
     const struct mg_field_val *by_id[MG_F_COUNT_], const char **ret_why)
 {
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	size_t i;
 	int r;
 
@@ -376,8 +444,7 @@ put_field(struct jw *w, const char *key, const struct mg_field_val *f)
 	if (f == NULL)
 		return;
 	jw_key(w, key);
-	if (f->id == MG_F_POLICY_VERSION || f->id == MG_F_PREV_SEQ ||
-	    f->id == MG_F_RULE || f->id == MG_F_RULE_LINE)
+	if (is_number(f->id))
 		put_number(w, f);
 	else if (f->id == MG_F_CLEAN)
 		jw_bool(w, f->len == 3);
@@ -405,6 +472,19 @@ static const struct key decision_keys[] = {
 };
 static const struct key mount_keys[] = {
 	{ MG_F_MOUNT, "path" }, { MG_F_NONE, NULL },
+};
+static const struct key login_keys[] = {
+	{ MG_F_LOGIN_SERVICE, "service" }, { MG_F_LOGIN_TTY, "tty" },
+	{ MG_F_LOGIN_RHOST, "remote_host" },
+	{ MG_F_LOGIN_FAILURES, "failures" },
+	{ MG_F_LOGIN_LOCKED_UNTIL, "locked_until" }, { MG_F_NONE, NULL },
+};
+static const struct key key_keys[] = {
+	{ MG_F_KEY_ID, "id" }, { MG_F_KEY_LABEL, "label" },
+	{ MG_F_KEY_AAGUID, "aaguid" }, { MG_F_KEY_COUNTER, "counter" },
+	{ MG_F_KEY_STORED_COUNTER, "stored_counter" },
+	{ MG_F_KEY_RP, "rp_id" }, { MG_F_KEY_SOURCE, "source" },
+	{ MG_F_NONE, NULL },
 };
 
 /* An object of the fields in keys that are present, if any is. */
@@ -446,6 +526,9 @@ put_mynaguard(struct jw *w, const struct mg_event_ctx *c,
 	put_group(w, "device", by, dev_keys);
 	put_group(w, "decision", by, decision_keys);
 	put_group(w, "mount", by, mount_keys);
+	put_group(w, "login", by, login_keys);
+	put_group(w, "key", by, key_keys);
+	put_field(w, "actor", by[MG_F_ACTOR]);
 	if (by[MG_F_PREV_SEQ] || by[MG_F_CLEAN]) {
 		jw_key(w, "agent");
 		jw_object(w);

@@ -24,9 +24,11 @@ static bool
 submittable(unsigned t)
 {
 	/* Device events come from the udev helper when the agent could not
-	 * answer it; the socket and drop directory are root's alone. */
+	 * answer it, login and key events from the PAM module and the CLI;
+	 * the socket and drop directory are root's alone. */
 	return t == MG_EV_TEST || (t >= MG_EV_DEVICE_ALLOWED &&
-	    t <= MG_EV_DEVICE_ENFORCE_FAILED);
+	    t <= MG_EV_DEVICE_ENFORCE_FAILED) ||
+	    (t >= MG_EV_LOGIN_SUCCEEDED && t <= MG_EV_KEY_REVOKED);
 }
 
 int

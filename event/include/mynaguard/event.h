@@ -180,11 +180,18 @@ enum mg_event_type {
 	MG_EV_DEVICE_REMOVED,
 	MG_EV_DEVICE_ENFORCE_FAILED,	/* the verdict could not be applied */
 	MG_EV_DEVICE_MOUNTED_RW,	/* a read-write mount of read-only media */
+	MG_EV_LOGIN_SUCCEEDED,		/* pam_mynaguard.so: one per attempt */
+	MG_EV_LOGIN_FAILED,
+	MG_EV_LOGIN_LOCKED_OUT,		/* refused: the account is locked */
+	MG_EV_LOGIN_BREAK_GLASS,	/* a break-glass account, no key */
+	MG_EV_LOGIN_UNLOCKED,		/* the administrator cleared a lockout */
+	MG_EV_KEY_ENROLLED,		/* mynaguard key enroll / import */
+	MG_EV_KEY_REVOKED,
 	MG_EV_COUNT_
 };
 
 /* Fields a submitter may give; which ones an event type takes is in the
- * table of event.c (docs/events.md lists them). */
+ * table of body.c (docs/events.md lists them). */
 enum mg_field {
 	MG_F_NONE,
 	MG_F_MESSAGE,		/* message: free text */
@@ -215,6 +222,21 @@ enum mg_field {
 	MG_F_RULE_LABEL,
 	MG_F_DECIDER,		/* agent, udev-fallback */
 	MG_F_MOUNT,		/* mynaguard.mount.path */
+	/* mynaguard.login.* */
+	MG_F_LOGIN_SERVICE,	/* PAM service: login, sshd, gdm-password */
+	MG_F_LOGIN_TTY,
+	MG_F_LOGIN_RHOST,	/* remote host, for remote logins */
+	MG_F_LOGIN_FAILURES,	/* consecutive failures after this attempt */
+	MG_F_LOGIN_LOCKED_UNTIL, /* unix seconds; 0: until unlocked */
+	/* mynaguard.key.* */
+	MG_F_KEY_ID,		/* hex SHA-256 of the credential id */
+	MG_F_KEY_LABEL,
+	MG_F_KEY_AAGUID,	/* 8-4-4-4-12 lower-case hex */
+	MG_F_KEY_COUNTER,	/* signature counter the key sent */
+	MG_F_KEY_STORED_COUNTER, /* the counter stored before */
+	MG_F_KEY_RP,		/* relying party id */
+	MG_F_KEY_SOURCE,	/* enroll, import */
+	MG_F_ACTOR,		/* mynaguard.actor: who ran the command */
 	MG_F_COUNT_
 };
 
