@@ -7,6 +7,8 @@
  *   mynaguard event send [--message M]    a test event through the agent
  *   mynaguard status                      the agent's spool and collector
  *   mynaguard spool show [DIR]            the signed records not yet sent
+ *   mynaguard key enroll|list|revoke|import  FIDO2 login credentials
+ *   mynaguard login status|unlock         the login lockout tally
  */
 #include <errno.h>
 #include <stdint.h>
@@ -32,6 +34,15 @@ static const char usage[] =
     "       mynaguard spool show [--json] [--cert FILE] [DIR]\n"
     "       mynaguard device list [--json] [--socket PATH]\n"
     "       mynaguard device rule [--read-only] [--user U | --group G] DEVICE\n"
+    "       mynaguard key enroll [--label TEXT] [--pin] [--device PATH]\n"
+    "                            [--credentials FILE] USER\n"
+    "       mynaguard key list [--json] [--credentials FILE] [USER]\n"
+    "       mynaguard key revoke [--credentials FILE] [--counter-dir DIR]\n"
+    "                            USER CREDENTIAL\n"
+    "       mynaguard key import [--rp ORIGIN] [--credentials FILE]\n"
+    "                            [--dry-run] FILE\n"
+    "       mynaguard login status [--json] [--tally-dir DIR] [USER]\n"
+    "       mynaguard login unlock [--tally-dir DIR] USER\n"
     "\n"
     "  policy check  validate policy files; errors are printed as\n"
     "                FILE:LINE:COL: message (columns count characters)\n"
@@ -56,9 +67,29 @@ static const char usage[] =
     "  device rule   a policy rule registering DEVICE (bus path like 1-1.2,\n"
     "                /dev/sdX or a /sys path): vid:pid, serial, name and\n"
     "                interfaces; --user/--group limit it to that seat user\n"
+    "  key enroll    register the plugged-in FIDO2 key for USER's login\n"
+    "                (one key at a time; the touch and PIN are asked for)\n"
+    "    --label T   a name for the key (default \"USER's key DATE\")\n"
+    "    --pin       set a PIN first when the key has none and the policy\n"
+    "                requires user verification\n"
+    "    --device P  the key to use when several are plugged in\n"
+    "  key list      the enrolled keys (root only); --json: full ids\n"
+    "  key revoke    remove USER's key named by CREDENTIAL: at least 8\n"
+    "                hex digits of its id, or its exact label\n"
+    "  key import    add the keys of a pam_u2f authfile; --rp is the\n"
+    "                origin pam_u2f used (default pam://HOSTNAME);\n"
+    "                --dry-run shows them without writing\n"
+    "  login status  failed logins counting towards the lockout, and\n"
+    "                whether each account is locked (faillock records)\n"
+    "  login unlock  clear USER's failures (as faillock --reset)\n"
+    "  The key and login commands also take --policy FILE (default\n"
+    "  /etc/mynaguard/policy.conf), and the changes --socket PATH and\n"
+    "  --drop-dir DIR for their event; --credentials defaults to the\n"
+    "  policy's, --tally-dir to /var/run/faillock, --counter-dir to\n"
+    "  /var/lib/mynaguard/counters.\n"
     "\n"
-    "FILE may be - for standard input.  Exit status: 0 valid, 1 invalid,\n"
-    "2 usage or I/O error.\n";
+    "FILE may be - for standard input.  Exit status: 0 valid or done,\n"
+    "1 invalid or refused, 2 usage or I/O error.\n";
 
 static void
 print_diags(const char *file, const struct pol_diags *d)
@@ -73,21 +104,23 @@ print_diags(const char *file, const struct pol_diags *d)
 		    d->n_total - d->n);
 }
 
-/* 0 and *ret on success; otherwise prints why and returns an exit code. */
-static int
-load(const char *file, struct pol_policy **ret)
+int
+cli_policy_load(const char *file, unsigned flags, struct pol_policy **ret)
 {
 	struct pol_diags *d = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	int r, code;
 
-	r = file_read_all(file, POL_TEXT_MAX, 0, &text, &len);
+	r = file_read_all(file, POL_TEXT_MAX, flags, &text, &len);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", file, r == -E2BIG ?
 		    "larger than 1 MiB" : r == -EINVAL ?
-		    "not a regular file" : strerror(-r));
-		return r == -E2BIG ? EXIT_INVALID : EXIT_USAGE;
+		    "not a regular file" : r == -EPERM ?
+		    "not trusted: it must be an absolute path, not a symbolic "
+		    "link, owned by root and not writable by group or others" :
+		    strerror(-r));
+		return r == -E2BIG || r == -EPERM ? EXIT_INVALID : EXIT_USAGE;
 	}
 	d = calloc(1, sizeof(*d));
 	if (d == NULL) {
@@ -120,7 +153,7 @@ cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	for (i = 0; i < argc; i++) {
 		p = NULL;
-		code = load(argv[i], &p);
+		code = cli_policy_load(argv[i], 0, &p);
 		if (code == 0)
 			printf("%s: OK (%zu device rules)\n", argv[i],
 			    pol_policy_rule_count(p));
@@ -154,7 +187,7 @@ cmd_show(int argc, char **argv)
 	}
 	if (file == NULL)
 		return EXIT_USAGE;
-	if ((code = load(file, &p)) != 0)
+	if ((code = cli_policy_load(file, 0, &p)) != 0)
 		return code;
 	r = pol_policy_show(p, flags, &text, &len);
 	pol_policy_free(p);
@@ -289,7 +322,7 @@ cmd_test(int argc, char **argv)
 
 	if (test_options(argc, argv, &a) < 0)
 		return EXIT_USAGE;
-	if ((code = load(a.file, &p)) != 0)
+	if ((code = cli_policy_load(a.file, 0, &p)) != 0)
 		return code;
 	seat.user = a.user;
 	seat.groups = a.groups;
@@ -313,6 +346,8 @@ static const struct command {
 } commands[] = {
 	{ "status", NULL, cmd_status, false },
 	{ "device", NULL, cmd_device, false },
+	{ "key", NULL, cmd_key, false },
+	{ "login", NULL, cmd_login, false },
 	{ "spool", "show", cmd_spool_show, false },
 	{ "event", "send", cmd_event_send, true },
 	{ "policy", "check", cmd_check, false },
