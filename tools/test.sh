@@ -29,7 +29,9 @@ packages=(build-essential cmake ninja-build pkg-config clang
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl
 	openssl python3-jsonschema sqlite3 util-linux
 	udev umockdev gir1.2-umockdev-1.0 python3-gi dbus python3-dbus
-	qemu-system-x86 busybox-static cpio kmod zstd xz-utils)
+	qemu-system-x86 busybox-static cpio kmod zstd xz-utils
+	libcbor-dev libpam0g-dev libpam-wrapper libpamtest0-dev pamtester
+	libpam-u2f gettext locales fido2-tools)
 
 step_deps() {
 	local missing=() p
@@ -41,7 +43,8 @@ step_deps() {
 	# Local reruns stay fast; CI always refreshes so images cannot drift.
 	if [ ${#missing[@]} -eq 0 ] && [ -z "${CI:-}" ]; then
 		echo "deps: all ${#packages[@]} packages installed, skipping apt-get"
-		return 0
+		ja_locale
+		return $?
 	fi
 	echo "deps: missing: ${missing[*]:-none}${CI:+ (CI set: running apt-get anyway)}"
 	if [ "$(id -u)" -ne 0 ]; then
@@ -51,6 +54,17 @@ step_deps() {
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	    --no-install-recommends "${packages[@]}"
+	ja_locale
+}
+
+# The PAM tests assert the Japanese messages: they need a ja_JP.UTF-8
+# locale, which a fresh Debian does not have.
+ja_locale() {
+	if locale -a 2>/dev/null | grep -qix 'ja_JP.utf8'; then
+		return 0
+	fi
+	echo "deps: generating the ja_JP.UTF-8 locale"
+	localedef -i ja_JP -f UTF-8 ja_JP.UTF-8
 }
 
 step_checksrc() {
