@@ -27,7 +27,7 @@ if ! SOFTKEY_STATE= LD_PRELOAD=$lib "$probe" 0 2>"$tmp/err"; then
 	cat "$tmp/err" >&2
 	fail "no SOFTKEY_STATE: expected zero devices"
 fi
-LD_PRELOAD=$lib env -u SOFTKEY_STATE "$probe" 0 || fail "unset: zero devices"
+env -u SOFTKEY_STATE LD_PRELOAD="$lib" "$probe" 0 || fail "unset: zero devices"
 
 # skctl: init, set, get, and its refusals
 "$skctl" init "$tmp/a" --pin 1234 --aaguid 00112233445566778899aabbccddeeff
