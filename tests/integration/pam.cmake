@@ -79,3 +79,11 @@ add_test(NAME pam_stack COMMAND ${MG_BASH} ${mg_pam_dir}/pam_stack.sh
 	"${mg_asan_rt}")
 set_tests_properties(pam_stack PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
 	ENVIRONMENT "${mg_pam_env}")
+
+# The module exports the PAM entry points and nothing else.  Under the
+# sanitizers the module needs the ASan runtime of its host program, which
+# python3 does not have: the gcc build checks it.
+if(NOT MG_SANITIZE)
+	add_test(NAME pam_exports COMMAND ${MG_BASH} ${mg_pam_dir}/pam_exports.sh
+		$<TARGET_FILE:pam_mynaguard>)
+endif()
