@@ -262,8 +262,12 @@ pick_key(struct enroll *e, fido_dev_info_t *list, size_t n,
 		}
 		return -ENODEV;
 	}
-	tame(fido_dev_info_product_string(pick), e->product,
-	    sizeof(e->product));
+	/* A key without a USB product string (UHID, some NFC readers) is
+	 * named by its device node. */
+	tame(fido_dev_info_product_string(pick) != NULL &&
+	    fido_dev_info_product_string(pick)[0] != '\0' ?
+	    fido_dev_info_product_string(pick) : fido_dev_info_path(pick),
+	    e->product, sizeof(e->product));
 	*ret = pick;
 	return 0;
 }
