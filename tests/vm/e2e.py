@@ -15,6 +15,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(SRC, "tools", "vm"))
 import qmp  # noqa: E402
 import vmctl  # noqa: E402
+import login  # noqa: E402  (tests/vm/login.py: scenario L1)
 
 # Quotes, command substitution, a newline, shell and printf metacharacters, a terminal escape,
 # a tab and a control character: QEMU passes all of them to iSerial unchanged (ASCII only;
@@ -645,6 +646,7 @@ SCENARIOS = [
     ("S9", "rw mount found", s9_rw_mount),
     ("S7", "agent killed", s7_agent_killed),
     ("S11", "uevent overflow", s11_overflow),
+    ("L1", "FIDO2 login through hidraw", login.l1_login),
 ]
 
 
