@@ -5,8 +5,10 @@
 # dependencies, build mynaguard, check the shipped My Number terminal
 # profile, show what the checker says about a policy with mistakes, carry
 # a signed event to a collector; then a terminal in a VM makes a USB stick
-# read-only and blocks a phone, and its signed decisions reach the same
-# collector verified.
+# read-only and blocks a phone, the administrator enrolls a FIDO2 security
+# key (a software one, tests/softkey) for a member of staff, who logs in with
+# it and its PIN while a key never enrolled is refused; the terminal's signed
+# decisions and login events reach the same collector verified.
 #
 # Usage: sudo tools/demo.sh   (root only for apt-get; skipped when the
 #                              packages are already installed)
@@ -19,7 +21,8 @@ packages=(build-essential cmake ninja-build pkg-config libudev-dev
 	libfido2-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev
 	libgnutls28-dev libsqlite3-dev libsystemd-dev openssl sqlite3
 	udev udisks2 qemu-system-x86 busybox-static cpio kmod zstd xz-utils
-	fdisk e2fsprogs python3)
+	fdisk e2fsprogs python3 libcbor-dev libpam0g-dev gettext locales
+	libcmocka-dev libpamtest0-dev)
 missing=()
 for p in "${packages[@]}"; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
@@ -35,6 +38,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y \
 	    --no-install-recommends "${packages[@]}"
 fi
+# The login messages of pam_mynaguard.so are shown in Japanese: the VM runs
+# this machine's / and needs its ja_JP.UTF-8 locale.
+if ! locale -a 2>/dev/null | grep -qix 'ja_JP.utf-\?8'; then
+	if [ "$(id -u)" -eq 0 ]; then
+		step "generating the ja_JP.UTF-8 locale"
+		localedef -i ja_JP -f UTF-8 ja_JP.UTF-8
+	else
+		echo "(no ja_JP.UTF-8 locale: the login messages will be in English)"
+	fi
+fi
 
 step "building (build-demo/)"
 gen=()
@@ -42,6 +55,11 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B build-demo "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DMG_TESTS=OFF >/dev/null
 cmake --build build-demo -j"$(nproc)" >/dev/null
+# The software security key of the tests (softkey-uhid, skctl) is test code:
+# MG_TESTS=ON, in a tree of its own, only these two targets.
+cmake -S . -B build-demo/softkey "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMG_TESTS=ON >/dev/null
+cmake --build build-demo/softkey -j"$(nproc)" --target softkey-uhid skctl >/dev/null
 mg=build-demo/cli/mynaguard
 
 step "mynaguard policy check policy/mynumber-terminal.conf"
@@ -126,7 +144,8 @@ build-demo/collector/mynaguard-collector alerts --database "$demo/collector.db"
 bash tools/mkcerts.sh terminal "$demo/pki" zeimu-pc02 >/dev/null
 vmrc=0
 python3 tools/demo-vm.py --build build-demo --pki "$demo/pki" \
-    --agent-id zeimu-pc02 --out "$demo/vm-spool" || vmrc=$?
+    --agent-id zeimu-pc02 --out "$demo/vm-spool" \
+    --softkey build-demo/softkey/tests/softkey || vmrc=$?
 if [ "$vmrc" -eq 77 ]; then
 	echo "(QEMU cannot run here: the VM part is skipped)"
 elif [ "$vmrc" -ne 0 ]; then
@@ -148,7 +167,7 @@ else
 		[ -n "$h" ] && [ "$h" = "$a" ] && break
 		sleep 0.1
 	done
-	step "what the collector stored from zeimu-pc02: device decisions, verified"
+	step "what the collector stored from zeimu-pc02: devices, key enrollment, logins, verified"
 	build-demo/collector/mynaguard-collector events \
 	    --database "$demo/collector.db" --agent zeimu-pc02
 	build-demo/collector/mynaguard-collector alerts --database "$demo/collector.db"
@@ -157,5 +176,6 @@ fi
 step "done"
 echo "The shipped profile is valid, an event signed on the terminal reached the"
 echo "collector verified, and a terminal made a USB stick read-only and blocked"
-echo "a phone, with every decision signed and verified at the collector."
+echo "a phone, let staff1 log in only with the enrolled security key and its PIN,"
+echo "with every decision and login signed and verified at the collector."
 echo "See README.md for each part."
