@@ -252,7 +252,7 @@ static int
 check_model(struct pmod_ctx *c, const struct key *k)
 {
 	const struct pmod_cred *cr = k->cred;
-	fido_cbor_info_t *ci = fido_cbor_info_new();
+	fido_cbor_info_t *ci = NULL;
 	uint8_t now[16];
 	bool have_now = false;
 
@@ -260,6 +260,13 @@ check_model(struct pmod_ctx *c, const struct key *k)
 	pmod_cred_id_hash(cr, c->key_id);
 	(void)snprintf(c->key_label, sizeof(c->key_label), "%s", cr->label);
 	(void)snprintf(c->key_rp, sizeof(c->key_rp), "%s", cr->rp_id);
+	/* Without key-models the model is only for the event: the one
+	 * recorded at enrollment saves a GetInfo round trip. */
+	if (c->login->n_key_models == 0 && cr->has_aaguid) {
+		hex_aaguid(cr->aaguid, c->aaguid);
+		return 0;
+	}
+	ci = fido_cbor_info_new();
 	if (ci != NULL && fido_dev_get_cbor_info(k->dev, ci) == FIDO_OK &&
 	    fido_cbor_info_aaguid_len(ci) == 16) {
 		memcpy(now, fido_cbor_info_aaguid_ptr(ci), 16);
