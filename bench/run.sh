@@ -125,3 +125,7 @@ awk -v n="$head" -v a="$t0" -v b="$t1" 'BEGIN {
 echo
 echo "== 4. media control in a VM (bench/vm/README.md)"
 bench/vm/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]
+
+echo
+echo "== 5. login: pam_authenticate(), mynaguard vs pam_u2f (bench/pam/README.md)"
+bench/pam/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]
