@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 
-#include "mynaguard/login.h"
+#include "login_int.h"
 
 /* 2000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: no FIDO2 key is older,
  * and RFC 3339 has four-digit years. */
@@ -634,21 +634,29 @@ static int
 perr(struct parser *p, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+int
+pmod_diag_vset(struct pmod_diag *d, unsigned line, const char *text,
+    size_t len, size_t off, const char *fmt, va_list ap)
+{
+	if (d == NULL)
+		return -EBADMSG;
+	d->line = line;
+	d->col = 1u + (unsigned)utf8_count(text, off < len ? off : len);
+	(void)vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	return -EBADMSG;
+}
+
 /* Report a problem at byte off of the current line; returns -EBADMSG. */
 static int
 perr(struct parser *p, size_t off, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	if (p->diag == NULL)
-		return -EBADMSG;
-	p->diag->line = p->line;
-	p->diag->col = 1u + (unsigned)utf8_count(p->s, off < p->len ? off :
-	    p->len);
 	va_start(ap, fmt);
-	(void)vsnprintf(p->diag->msg, sizeof(p->diag->msg), fmt, ap);
+	r = pmod_diag_vset(p->diag, p->line, p->s, p->len, off, fmt, ap);
 	va_end(ap);
-	return -EBADMSG;
+	return r;
 }
 
 static bool

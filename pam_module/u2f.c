@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mynaguard/login.h"
+#include "login_int.h"
 
 #define U2F_LABEL "imported from pam_u2f"
 #define SSH_HEADER "-----BEGIN OPENSSH PRIVATE KEY-----"
@@ -57,16 +57,12 @@ static int
 uerr(struct u2f *u, size_t off, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	if (u->diag == NULL)
-		return -EBADMSG;
-	u->diag->line = u->line;
-	u->diag->col = 1u + (unsigned)utf8_count(u->s, off < u->len ? off :
-	    u->len);
 	va_start(ap, fmt);
-	(void)vsnprintf(u->diag->msg, sizeof(u->diag->msg), fmt, ap);
+	r = pmod_diag_vset(u->diag, u->line, u->s, u->len, off, fmt, ap);
 	va_end(ap);
-	return -EBADMSG;
+	return r;
 }
 
 static int

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(SRC, "tools", "vm"))
 import qmp  # noqa: E402
 import vmctl  # noqa: E402
 import login  # noqa: E402  (tests/vm/login.py: scenario L1)
+from ecs import get  # noqa: E402
 
 # Quotes, command substitution, a newline, shell and printf metacharacters, a terminal escape,
 # a tab and a control character: QEMU passes all of them to iSerial unchanged (ASCII only;
@@ -68,22 +69,6 @@ def sector_has(path, sector, marker):
     with open(path, "rb") as f:
         f.seek(sector * 512)
         return marker.encode() in f.read(512)
-
-
-def get(obj, dotted):
-    """ECS field by dotted name, nested ({"a":{"b":1}}) or flat ({"a.b":1}) or mixed."""
-    if not isinstance(obj, dict):
-        return None
-    if dotted in obj:
-        return obj[dotted]
-    parts = dotted.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:i])
-        if head in obj:
-            v = get(obj[head], ".".join(parts[i:]))
-            if v is not None:
-                return v
-    return None
 
 
 class Ctx:

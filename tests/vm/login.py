@@ -14,6 +14,8 @@ touch wait and the next one, and the events at the collector.
 """
 import json, os, re, sqlite3, subprocess, time
 
+from ecs import get
+
 PIN = "2468"
 WRONG_PIN = "1357"
 OTHER_PIN = "9753"          # the second, never enrolled key's own PIN
@@ -39,22 +41,6 @@ relying-party = {RP}
 key-timeout = {KEY_TIMEOUT_S}s
 key-models =
 """
-
-
-def get(obj, dotted):
-    """ECS field by dotted name, nested or flat (as e2e.get)."""
-    if not isinstance(obj, dict):
-        return None
-    if dotted in obj:
-        return obj[dotted]
-    parts = dotted.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:i])
-        if head in obj:
-            v = get(obj[head], ".".join(parts[i:]))
-            if v is not None:
-                return v
-    return None
 
 
 def one_line(text, n=400):
