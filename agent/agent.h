@@ -36,6 +36,31 @@ struct client {
 	uint8_t out[CLIENT_INFLIGHT_MAX * REPLY_LEN];
 };
 
+/* What the agent-state event reports (state.c, docs/events.md). */
+#define STATE_WORDS_MAX 256u
+#define STATE_GAP_MS 60000	/* a change is reported at most this often */
+
+struct agent_state {
+	char usb_default[8];	/* 0 1 2 mixed none unknown */
+	char iface_default[8];
+	unsigned disks;		/* removable disks present */
+	unsigned writable;	/* of them ro=0 with a verdict not allow */
+	bool udev;		/* our rules file is in force */
+	char udev_path[128];
+	const char *modprobe;	/* present, missing, overridden */
+	bool fallback;		/* no valid policy: the fallback decides */
+};
+
+/* The periodic and on-change timer of the agent-state event. */
+struct state_timer {
+	int fd;			/* timerfd, CLOCK_MONOTONIC; -1 */
+	int64_t next_ms;	/* next periodic event; 0: none */
+	int64_t last_ms;	/* when the last one was written */
+	bool pending;		/* the words changed within STATE_GAP_MS */
+	uint64_t fingerprint;	/* of the decisions it was computed from */
+	char words[STATE_WORDS_MAX];	/* mismatch last reported */
+};
+
 struct agent {
 	struct agent_config cfg;
 	char *config_path;
@@ -57,6 +82,9 @@ struct agent {
 	struct pol_policy *fallback;	/* devctl_fallback_policy */
 	struct pol_history *hist;	/* for whichever of the two rules */
 	struct devices *dev;
+	char policy_hash[65];		/* of the policy in force; "" */
+	char policy_version[16];	/* fallback: both empty */
+	struct state_timer st;		/* state.c */
 };
 
 /* intake.c */
@@ -72,6 +100,23 @@ void intake_close_client(struct agent *a, size_t i);
 int intake_drop_dir(struct agent *a);
 int agent_commit(struct agent *a);
 int64_t agent_now_ms(void);
+
+/* state.c.  root prefixes every path ("" in the agent; tests give a
+ * directory).  Reads what is in force into *s (disks not counted). */
+void state_read(const char *root, struct agent_state *s);
+/* Count one decided removable disk at syspath with verdict v. */
+void state_count_disk(struct agent_state *s, const char *syspath,
+    enum pol_verdict v);
+/* The mismatch words of s into buf (size bytes); "" when all is right. */
+void state_mismatch(const struct agent_state *s, char *buf, size_t size);
+/* Open the timer and write the first agent-state event.  -errno. */
+int state_start(struct agent *a);
+void state_stop(struct agent *a);
+/* The timer fired. */
+void state_on_timer(struct agent *a);
+/* Decisions or the policy may have changed: an event when the mismatch
+ * words changed (at most once per STATE_GAP_MS).  force: policy reload. */
+void state_check(struct agent *a, bool force);
 
 /* main.c */
 int agent_status_json(struct agent *a, struct sbuf *out);

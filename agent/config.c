@@ -10,7 +10,7 @@
 #include "mynaguard/common.h"
 #include "config.h"
 
-enum kind { K_STR, K_PATH, K_SIZE, K_MS, K_U32 };
+enum kind { K_STR, K_PATH, K_SIZE, K_MS, K_U32, K_SEC };
 
 static const struct key {
 	const char *section;
@@ -21,6 +21,8 @@ static const struct key {
 } keys[] = {
 	{ "Agent", "HostName", K_STR, offsetof(struct agent_config,
 	    host_name), 1, 255 },
+	{ "Agent", "StateInterval", K_SEC, offsetof(struct agent_config,
+	    state_s), 0, 7 * 86400 },
 	{ "Collector", "URL", K_STR, offsetof(struct agent_config, url), 9,
 	    2048 },
 	{ "Collector", "CA", K_PATH, offsetof(struct agent_config, ca), 1,
@@ -77,6 +79,7 @@ agent_config_defaults(struct agent_config *c)
 	c->spool_reserve = 1u << 20;
 	c->segment_size = 4u << 20;
 	c->commit_ms = 50;
+	c->state_s = 3600;
 	c->backoff_max_s = 300;
 	c->batch_max = 2000;
 	c->helper_wait_ms = 3000;
@@ -160,6 +163,30 @@ parse_ms(const char *v, uint64_t *ret)
 	return 0;
 }
 
+/* "3600", "90s", "30min", "1h", "0": seconds. */
+static int
+parse_sec(const char *v, uint64_t *ret)
+{
+	static const struct { const char *u; uint64_t mul; } units[] = {
+		{ "", 1 }, { "s", 1 }, { "min", 60 }, { "h", 3600 },
+	};
+	char num[24];
+	size_t n = strspn(v, "0123456789"), i;
+	uint64_t x;
+
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	for (i = 0; i < MG_ELEMENTSOF(units); i++)
+		if (strcmp(v + n, units[i].u) == 0)
+			break;
+	if (i == MG_ELEMENTSOF(units) || parse_u64(num, 0, UINT32_MAX, &x) < 0)
+		return -EINVAL;
+	*ret = x * units[i].mul;
+	return 0;
+}
+
 static int
 set_value(struct agent_config *c, const struct key *k, const char *v)
 {
@@ -180,6 +207,13 @@ set_value(struct agent_config *c, const struct key *k, const char *v)
 		break;
 	case K_MS:
 		r = parse_ms(v, &x);
+		break;
+	case K_SEC:
+		if (strcmp(v, "never") == 0) {	/* StateInterval only */
+			*(uint32_t *)(void *)base = AGENT_STATE_NEVER;
+			return 0;
+		}
+		r = parse_sec(v, &x);
 		break;
 	default:
 		r = parse_u64(v, 0, UINT32_MAX, &x);

@@ -9,6 +9,8 @@
  * owned by the struct; agent_config_clear() frees them. */
 struct agent_config {
 	char *host_name;	/* [Agent] HostName (default: gethostname) */
+	uint32_t state_s;	/* [Agent] StateInterval: seconds, 0: at
+				 * start only (default 1h), AGENT_STATE_NEVER */
 	char *url;		/* [Collector] URL (default: the policy's) */
 	char *ca;		/* [Collector] CA */
 	char *cert;		/* [Collector] Certificate */
@@ -27,6 +29,11 @@ struct agent_config {
 	uint32_t backoff_max_s;	/* [Collector] RetryMax */
 	uint32_t batch_max;	/* [Collector] BatchRecords */
 };
+
+/* StateInterval=never: no state reports at all, for an agent that only
+ * ships a spool copied from a terminal (tests, the demo), whose own host
+ * is not the terminal.  A terminal must report. */
+#define AGENT_STATE_NEVER UINT32_MAX
 
 #define AGENT_CONFIG_PATH "/etc/mynaguard/agent.conf"
 

@@ -122,6 +122,9 @@ load_policy(struct agent *a)
 		fprintf(stderr, SD_INFO "policy %s loaded (sha256 %s)\n",
 		    a->cfg.policy, hash);
 		(void)agent_event(a, MG_EV_POLICY_LOADED, f, 3);
+		snprintf(a->policy_hash, sizeof(a->policy_hash), "%s", hash);
+		snprintf(a->policy_version, sizeof(a->policy_version), "%s",
+		    ver);
 		set_policy(a, p);
 		p = NULL;
 	} else {
@@ -143,6 +146,7 @@ load_policy(struct agent *a)
 		    text != NULL ? 3 : 2);
 		/* Fail closed: not the last good policy, which may have
 		 * allowed what the new one forbids, but the fallback. */
+		a->policy_hash[0] = a->policy_version[0] = '\0';
 		set_policy(a, NULL);
 	}
 	pol_policy_free(p);
@@ -509,6 +513,10 @@ start(struct agent *a)
 	load_policy(a);
 	if ((r = devices_start(a)) < 0)
 		return r;
+	if ((r = state_start(a)) < 0) {
+		fprintf(stderr, SD_CRIT "state timer: %s\n", strerror(-r));
+		return r;
+	}
 	if ((r = start_shipper(a)) < 0 || (r = intake_listen(a)) < 0) {
 		fprintf(stderr, SD_CRIT "cannot start: %s\n", strerror(-r));
 		return r;
@@ -558,6 +566,10 @@ reload(struct agent *a, int argc, char **argv)
 	}
 	(void)agent_event(a, MG_EV_AGENT_RELOADED, NULL, 0);
 	load_policy(a);
+	/* StateInterval may have changed: it counts from the last event. */
+	a->st.next_ms = a->cfg.state_s > 0 ? a->st.last_ms +
+	    (int64_t)a->cfg.state_s * 1000 : 0;
+	state_check(a, true);	/* rearms the timer */
 	fprintf(stderr, SD_INFO "configuration reloaded\n");
 }
 
@@ -574,7 +586,8 @@ poll_timeout(const struct agent *a)
 	return left < 0 ? 0 : (int)left;
 }
 
-enum { P_SIG, P_LISTEN, P_UEVENT, P_MOUNTS, P_DROP, P_LOGIN, P_CLIENTS };
+enum { P_SIG, P_LISTEN, P_UEVENT, P_MOUNTS, P_DROP, P_LOGIN, P_STATE,
+    P_CLIENTS };
 
 static void
 fill_fixed(const struct agent *a, struct pollfd *p)
@@ -589,6 +602,7 @@ fill_fixed(const struct agent *a, struct pollfd *p)
 	    .events = POLLIN };
 	p[P_LOGIN] = (struct pollfd){ .fd = a->dev != NULL ?
 	    a->dev->login_fd : -1, .events = POLLIN };
+	p[P_STATE] = (struct pollfd){ .fd = a->st.fd, .events = POLLIN };
 }
 
 /* Clients from the end, so that closing one (which moves the last into
@@ -637,6 +651,10 @@ loop(struct agent *a, int argc, char **argv)
 		serve_clients(a, p + P_CLIENTS, n);
 		if (p[P_LISTEN].revents)
 			intake_accept(a);
+		/* Device decisions may have changed what is in force. */
+		state_check(a, false);
+		if (p[P_STATE].revents)
+			state_on_timer(a);
 		if (a->commit_deadline_ms != 0 &&
 		    agent_now_ms() >= a->commit_deadline_ms)
 			(void)agent_commit(a);
@@ -666,6 +684,7 @@ stop(struct agent *a)
 		(void)unlink(a->cfg.socket);
 	}
 	devices_stop(a);
+	state_stop(a);
 	emit_clear(&a->em);
 	spool_close(a->spool);
 	snprintf(path, sizeof(path), "%s/running", a->cfg.spool_dir);
@@ -682,7 +701,7 @@ main(int argc, char **argv)
 
 	if (a == NULL)
 		return 1;
-	a->listen_fd = a->sig_fd = a->drop_watch_fd = -1;
+	a->listen_fd = a->sig_fd = a->drop_watch_fd = a->st.fd = -1;
 	if (load_config(&a->cfg, argc, argv, &o) < 0) {
 		fputs(usage, stderr);
 		r = -EINVAL;

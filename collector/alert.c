@@ -23,6 +23,7 @@ static const struct {
 	[COLL_ALERT_GAP] = { "gap", LOG_WARNING },
 	[COLL_ALERT_LOSS] = { "loss", LOG_NOTICE },
 	[COLL_ALERT_INVALID] = { "invalid", LOG_ERR },
+	[COLL_ALERT_STATE] = { "state-mismatch", LOG_WARNING },
 };
 
 static const char insert_sql[] =
@@ -92,4 +93,124 @@ coll_alert_flush(struct coll_chain *c)
 		p = nl + 1;
 	}
 	sbuf_clear(&c->log);
+}
+
+/* ---- state-mismatch ------------------------------------------------------ */
+
+#define WORDS_MAX 512u
+
+static const char state_at_sql[] =
+    "SELECT json_extract(body, '$.mynaguard.state.mismatch') FROM events"
+    " WHERE agent_id = ? AND seq = ? AND hash = ? AND action = 'agent-state'";
+static const char state_prev_sql[] =
+    "SELECT json_extract(body, '$.mynaguard.state.mismatch') FROM events"
+    " WHERE agent_id = ? AND action = 'agent-state' AND seq < ?"
+    " ORDER BY seq DESC LIMIT 1";
+static const char state_raised_sql[] =
+    "SELECT 1 FROM alerts WHERE agent_id = ? AND type = 'state-mismatch'"
+    " AND seq_from = ? LIMIT 1";
+
+/* Column 0 of the first row of sql into out; 0 when there is no row. */
+static int
+words_of(struct coll_store *st, const char *sql, const char *fmt,
+    const char *agent, int64_t seq, const uint8_t *hash, char *out)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *t;
+	int r;
+
+	out[0] = '\0';
+	r = hash != NULL ? coll_store_run(st, sql, &s, fmt, agent, seq, hash,
+	    (size_t)MG_REC_HASH_LEN) : coll_store_run(st, sql, &s, fmt, agent,
+	    seq);
+	if (r <= 0)
+		return r;
+	t = sqlite3_column_text(s, 0);
+	if (t != NULL && strlen((const char *)t) < WORDS_MAX)
+		memcpy(out, t, strlen((const char *)t) + 1);
+	sqlite3_reset(s);
+	return 1;
+}
+
+static int
+state_one(struct coll_chain *c, const struct coll_item *it)
+{
+	char now[WORDS_MAX], prev[WORDS_MAX];
+	struct sbuf d;
+	struct jw w;
+	int64_t seq = (int64_t)it->rec.seq;
+	int r;
+
+	r = words_of(c->st, state_at_sql, "tib", c->agent, seq, it->hash, now);
+	if (r <= 0 || now[0] == '\0')
+		return r < 0 ? r : 0;	/* not stored as such, or all right */
+	if ((r = words_of(c->st, state_prev_sql, "ti", c->agent, seq, NULL,
+	    prev)) < 0)
+		return r;
+	if (strcmp(now, prev) == 0)
+		return 0;		/* the same mismatch, still */
+	if ((r = coll_store_run(c->st, state_raised_sql, NULL, "ti", c->agent,
+	    seq)) != 0)
+		return r < 0 ? r : 0;	/* sent again */
+	sbuf_init(&d, 2 * WORDS_MAX);
+	jw_init(&w, &d);
+	jw_object(&w);
+	jw_key(&w, "mismatch");
+	jw_str(&w, now);
+	jw_key(&w, "previous");
+	jw_str(&w, prev);
+	jw_object_end(&w);
+	if ((r = jw_finish(&w)) == 0)
+		r = coll_alert_raise(c, COLL_ALERT_STATE, it->rec.seq,
+		    it->rec.seq, d.data, 0);
+	sbuf_clear(&d);
+	return r;
+}
+
+static bool
+is_state(const struct coll_item *it)
+{
+	static const char tag[] = "\"agent-state\"";
+
+	return it->verdict == 0 && memmem(it->rec.body, it->rec.body_len, tag,
+	    sizeof(tag) - 1) != NULL;
+}
+
+int
+coll_alert_states(struct coll_store *st, const char *agent,
+    const struct coll_item *items, size_t n, int64_t now,
+    struct coll_result *res)
+{
+	struct coll_chain c;
+	unsigned before = res->alerts;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && !is_state(&items[i]); i++)
+		;
+	if (i == n)
+		return 0;	/* the common case: no transaction at all */
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	c.agent = c.cert_agent = agent;
+	c.now = now;
+	c.res = res;
+	sbuf_init(&c.log, 64u * 1024u);
+	coll_store_lock(st);
+	if ((r = coll_store_begin(st)) == 0) {
+		for (; i < n && r == 0; i++)
+			if (is_state(&items[i]))
+				r = state_one(&c, &items[i]);
+		if (r == 0)
+			r = coll_store_commit(st);
+		if (r < 0)
+			coll_store_rollback(st);
+	}
+	coll_store_unlock(st);
+	if (r == 0)
+		coll_alert_flush(&c);
+	else
+		res->alerts = before;
+	sbuf_clear(&c.log);
+	return r;
 }

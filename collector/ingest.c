@@ -136,9 +136,44 @@ offset_of(const uint8_t *body, const struct coll_item *it)
 	return (size_t)(it->rec.raw - body);
 }
 
+static const char cert_sql[] =
+    "INSERT INTO certificates(agent_id, key_id, der, first_seen)"
+    " VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING";
+
+/* Keep the certificate the records verify with, so an export can be
+ * checked with the CA alone.  Before the records: an export never holds a
+ * record without its certificate. */
+static int
+store_cert(struct coll_store *st, const struct mg_verifier *v,
+    const uint8_t *der, size_t der_len, const struct decoded *d,
+    int64_t now_ns)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < d->n && d->items[i].verdict != 0; i++)
+		;
+	if (der == NULL || i == d->n)
+		return 0;
+	coll_store_lock(st);
+	r = coll_store_run(st, cert_sql, NULL, "tbbi", mg_verifier_agent_id(v),
+	    d->items[i].rec.key_id, (size_t)MG_REC_KEY_ID_LEN, der, der_len,
+	    now_ns);
+	coll_store_unlock(st);
+	return r;
+}
+
 int
 coll_ingest(struct coll_store *st, const struct mg_verifier *v,
     const uint8_t *body, size_t len, int64_t now_ns, struct coll_result *res)
+{
+	return coll_ingest_cert(st, v, NULL, 0, body, len, now_ns, res);
+}
+
+int
+coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
+    const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
+    int64_t now_ns, struct coll_result *res)
 {
 	struct decoded d = { NULL, 0, 0, NULL, 0 };
 	size_t bad;
@@ -173,10 +208,19 @@ coll_ingest(struct coll_store *st, const struct mg_verifier *v,
 		res->offset = offset_of(body, &d.items[bad]);
 		goto out;
 	}
+	if ((r = store_cert(st, v, der, der_len, &d, now_ns)) < 0)
+		goto out;
 	r = coll_chain_apply(
 	    st, mg_verifier_agent_id(v), d.items, d.n, now_ns, res);
 	if (r < 0)
 		goto out;
+	if ((r = coll_alert_states(st, mg_verifier_agent_id(v), d.items, d.n,
+	    now_ns, res)) < 0) {
+		coll_log_errno(LOG_ERR, r, "cannot store the state-mismatch "
+		    "alerts of %s: %s", mg_verifier_agent_id(v),
+		    coll_store_errmsg(st));
+		r = 0;	/* the records are stored: acknowledge them */
+	}
 	res->status = d.bad != NULL ? 400 : 200;
 	res->error = d.bad;
 	res->offset = d.bad_offset;

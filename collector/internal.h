@@ -64,6 +64,7 @@ enum coll_alert_type {
 	COLL_ALERT_GAP,		 /* seqs that never arrived */
 	COLL_ALERT_LOSS,	 /* the agent says it dropped records */
 	COLL_ALERT_INVALID,	 /* verified but unusable (seq out of range) */
+	COLL_ALERT_STATE,	 /* agent-state: enforcement differs (new words) */
 	COLL_ALERT_COUNT_
 };
 
@@ -95,6 +96,12 @@ int coll_alert_raise(struct coll_chain *c, enum coll_alert_type t,
 const char *coll_alert_name(enum coll_alert_type t);
 /* Log the queued lines (after COMMIT) and empty the queue. */
 void coll_alert_flush(struct coll_chain *c);
+/* After coll_chain_apply(): a state-mismatch alert for each stored
+ * agent-state record whose mismatch words are not empty and differ from
+ * the previous agent-state's (by seq); idempotent for records sent again. */
+int coll_alert_states(struct coll_store *st, const char *agent,
+    const struct coll_item *items, size_t n, int64_t now,
+    struct coll_result *res);
 
 /* The seq of a loss record that covers from..to, or 0. */
 int coll_loss_covering(
@@ -104,6 +111,15 @@ int coll_loss_explains(struct coll_chain *c, const uint8_t *prev);
 /* A stored, verified loss record: record its ranges, raise loss alerts and
  * mark the gaps and chain breaks they explain. */
 int coll_loss_apply(struct coll_chain *c, const struct coll_item *it);
+
+/*
+ * ingest.c: coll_ingest(), and before the chain is applied, store der (the
+ * client certificate, DER) under the key id of the first record whose
+ * signature verified, the first time that key id is seen for the agent.
+ */
+int coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
+    const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
+    int64_t now_ns, struct coll_result *res);
 
 /* ---- tls.c: the peer ----------------------------------------------------- */
 
@@ -136,6 +152,7 @@ struct coll_server {
 	struct MHD_Daemon *d;
 	struct coll_store *st;
 	size_t max_body;
+	uint32_t silent_after; /* [Review] SilentAfter, seconds */
 	atomic_uint inflight; /* POSTs between headers and answer */
 	atomic_bool serving;  /* the daemon has started */
 };
@@ -145,6 +162,10 @@ struct coll_conn {
 	char peer[COLL_PEER_MAX];
 	bool handshake_done; /* the client's Finished arrived */
 };
+
+/* review.c: answer GET/HEAD url (under /v1/review/) of a reviewer. */
+enum MHD_Result coll_review_request(
+    struct coll_server *srv, struct MHD_Connection *conn, const char *url);
 
 /* "addr:port" or "[addr]:port" of an MHD_Connection. */
 void coll_http_peer(void *connection, char *out, size_t len);

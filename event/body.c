@@ -27,6 +27,14 @@
     F(MG_F_KEY_COUNTER) | F(MG_F_KEY_STORED_COUNTER) | F(MG_F_KEY_RP))
 #define KEYCHG_FIELDS (F(MG_F_USER) | F(MG_F_REASON) | F(MG_F_MESSAGE) | \
     KEY_FIELDS | F(MG_F_KEY_SOURCE) | F(MG_F_ACTOR))
+#define STATE_REQUIRED (F(MG_F_VERSION) | F(MG_F_STATE_USB_DEFAULT) | \
+    F(MG_F_STATE_IFACE_DEFAULT) | F(MG_F_STATE_DISKS) | \
+    F(MG_F_STATE_WRITABLE) | F(MG_F_STATE_UDEV) | F(MG_F_STATE_MODPROBE) | \
+    F(MG_F_STATE_SPOOL_DEPTH) | F(MG_F_STATE_ACKED_SEQ) | \
+    F(MG_F_STATE_MISMATCH))
+#define STATE_FIELDS (STATE_REQUIRED | F(MG_F_STATE_UDEV_PATH) | \
+    F(MG_F_POLICY_PATH) | F(MG_F_POLICY_HASH) | F(MG_F_POLICY_VERSION) | \
+    F(MG_F_MESSAGE))
 #define DEV_REQUIRED (F(MG_F_DEV_PATH) | F(MG_F_DEV_BUS) | F(MG_F_VERDICT) | \
     F(MG_F_DECIDER))
 
@@ -93,7 +101,12 @@ static const struct evtype {
 	    true, KEYCHG_FIELDS, F(MG_F_USER) | F(MG_F_KEY_ID) },
 	[MG_EV_KEY_REVOKED] = { "key-revoked", "iam", "deletion", "success",
 	    true, KEYCHG_FIELDS, F(MG_F_USER) | F(MG_F_KEY_ID) },
+	/* Periodic: a dropped one is replaced by the next. */
+	[MG_EV_AGENT_STATE] = { "agent-state", "host", "info", "success",
+	    false, STATE_FIELDS, STATE_REQUIRED },
 };
+
+_Static_assert(MG_F_COUNT_ <= 64, "fields are bits of a uint64_t");
 
 const char *
 mg_event_action(enum mg_event_type t)
@@ -212,6 +225,16 @@ static const char *const verdicts[] = { "allow", "read-only", "block",
     "reject", NULL };
 static const char *const deciders[] = { "agent", "udev-fallback", NULL };
 static const char *const key_sources[] = { "enroll", "import", NULL };
+static const char *const usb_defaults[] = { "0", "1", "2", "mixed", "none",
+    "unknown", NULL };
+static const char *const presence[] = { "present", "missing", NULL };
+static const char *const modprobe_states[] = { "present", "cmdline",
+    "missing", "overridden", NULL };
+/* docs/events.md: what differs from what the policy requires. */
+static const char *const mismatch_words[] = { "usb-default-authorized",
+    "usb-iface-default-authorized", "removable-writable",
+    "udev-rules-missing", "modprobe-missing", "modprobe-overridden",
+    "policy-fallback", NULL };
 
 static bool
 word_in(const char *s, size_t n, const char *const *words)
@@ -243,6 +266,37 @@ static bool
 kind_ok(const char *s, size_t n)
 {
 	return word_in(s, n, kind_words);
+}
+
+static bool
+mismatch_ok(const char *s, size_t n)
+{
+	return word_in(s, n, mismatch_words);
+}
+
+static int
+check_state_value(const struct mg_field_val *f, const char **ret_why)
+{
+	switch (f->id) {
+	case MG_F_STATE_USB_DEFAULT:
+	case MG_F_STATE_IFACE_DEFAULT:
+		return word_in(f->val, f->len, usb_defaults) ? 0 :
+		    set_why(ret_why, "unknown authorized_default state");
+	case MG_F_STATE_UDEV:
+		return word_in(f->val, f->len, presence) ? 0 :
+		    set_why(ret_why, "udev_rules must be present or missing");
+	case MG_F_STATE_MODPROBE:
+		return word_in(f->val, f->len, modprobe_states) ? 0 :
+		    set_why(ret_why, "unknown modprobe state");
+	case MG_F_STATE_MISMATCH:
+		return tokens_ok(f, mismatch_ok) ? 0 :
+		    set_why(ret_why, "unknown mismatch word");
+	case MG_F_STATE_UDEV_PATH:
+		return f->len > 0 && f->val[0] == '/' ? 0 :
+		    set_why(ret_why, "udev_rules_path must be absolute");
+	default:
+		return 0;
+	}
 }
 
 static bool
@@ -282,7 +336,9 @@ is_number(enum mg_field id)
 	return id == MG_F_POLICY_VERSION || id == MG_F_PREV_SEQ ||
 	    id == MG_F_RULE || id == MG_F_RULE_LINE ||
 	    id == MG_F_LOGIN_FAILURES || id == MG_F_LOGIN_LOCKED_UNTIL ||
-	    id == MG_F_KEY_COUNTER || id == MG_F_KEY_STORED_COUNTER;
+	    id == MG_F_KEY_COUNTER || id == MG_F_KEY_STORED_COUNTER ||
+	    id == MG_F_STATE_DISKS || id == MG_F_STATE_WRITABLE ||
+	    id == MG_F_STATE_SPOOL_DEPTH || id == MG_F_STATE_ACKED_SEQ;
 }
 
 /* mynaguard.key.* fields with a fixed shape. */
@@ -300,7 +356,9 @@ check_key_value(const struct mg_field_val *f, const char **ret_why)
 		return word_in(f->val, f->len, key_sources) ? 0 :
 		    set_why(ret_why, "key source must be enroll or import");
 	default:
-		return check_device_value(f, ret_why);
+		return f->id >= MG_F_STATE_USB_DEFAULT ?
+		    check_state_value(f, ret_why) :
+		    check_device_value(f, ret_why);
 	}
 }
 
@@ -486,6 +544,18 @@ static const struct key key_keys[] = {
 	{ MG_F_KEY_RP, "rp_id" }, { MG_F_KEY_SOURCE, "source" },
 	{ MG_F_NONE, NULL },
 };
+static const struct key state_keys[] = {
+	{ MG_F_STATE_USB_DEFAULT, "usb_default" },
+	{ MG_F_STATE_IFACE_DEFAULT, "usb_iface_default" },
+	{ MG_F_STATE_DISKS, "removable_disks" },
+	{ MG_F_STATE_WRITABLE, "removable_writable" },
+	{ MG_F_STATE_UDEV, "udev_rules" },
+	{ MG_F_STATE_UDEV_PATH, "udev_rules_path" },
+	{ MG_F_STATE_MODPROBE, "modprobe" },
+	{ MG_F_STATE_SPOOL_DEPTH, "spool_depth" },
+	{ MG_F_STATE_ACKED_SEQ, "acked_seq" },
+	{ MG_F_STATE_MISMATCH, "mismatch" }, { MG_F_NONE, NULL },
+};
 
 /* An object of the fields in keys that are present, if any is. */
 static void
@@ -528,6 +598,7 @@ put_mynaguard(struct jw *w, const struct mg_event_ctx *c,
 	put_group(w, "mount", by, mount_keys);
 	put_group(w, "login", by, login_keys);
 	put_group(w, "key", by, key_keys);
+	put_group(w, "state", by, state_keys);
 	put_field(w, "actor", by[MG_F_ACTOR]);
 	if (by[MG_F_PREV_SEQ] || by[MG_F_CLEAN]) {
 		jw_key(w, "agent");

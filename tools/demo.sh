@@ -153,7 +153,10 @@ elif [ "$vmrc" -ne 0 ]; then
 	exit 1
 else
 	step "back on the network: zeimu-pc02's spool goes to the collector"
-	build-demo/agent/mynaguard-agent --config "$demo/empty.conf" \
+	# This host only carries the VM terminal's spool: no state report of
+	# its own under zeimu-pc02's name.
+	printf '[Agent]\nStateInterval=never\n' > "$demo/ship.conf"
+	build-demo/agent/mynaguard-agent --config "$demo/ship.conf" \
 	    --spool "$demo/vm-spool" --socket "$demo/vm.sock" \
 	    --drop-dir "$demo/vm-drop" --collector "https://localhost:$port/" \
 	    --ca "$demo/pki/ca.pem" --cert "$demo/pki/zeimu-pc02.pem" \

@@ -19,7 +19,8 @@ and that every signature is valid and the chain unbroken.  Checks that the
 agent refuses malformed device, login and key events and writes nothing for
 them.  device-mounted-rw cannot be submitted, so its branch is checked
 against a hand-made body.  Then checks that `spool show` notices damage, a
-deleted record and a wrong certificate.
+deleted record and a wrong certificate.  agent-state is the agent's own:
+one must follow every start, after policy-loaded (check_agent_state).
 
 usage: event_schema.py BUILD_DIR SOURCE_DIR
 Exit 0 all passed, 1 a check failed, 77 skipped (python3-jsonschema missing,
@@ -57,7 +58,8 @@ ALL_ACTIONS = ["agent-started", "policy-loaded", "policy-rejected", "test",
                "device-blocked", "device-removed",
                "device-enforcement-failed", "login-succeeded",
                "login-failed", "login-locked-out", "login-break-glass",
-               "login-unlocked", "key-enrolled", "key-revoked"]
+               "login-unlocked", "key-enrolled", "key-revoked",
+               "agent-state"]
 LOGIN_ACTIONS = ["login-succeeded", "login-failed", "login-locked-out",
                  "login-break-glass", "login-unlocked", "key-enrolled",
                  "key-revoked"]
@@ -1070,6 +1072,37 @@ def check_dump(env, spool, schema, seen):
     return [json.loads(line) for line in lines]
 
 
+def check_agent_state(records):
+    """Each start (agent-started) is followed by an agent-state after its
+    policy-loaded, before any record of the next start."""
+    starts, state_seen, loaded = 0, 0, False
+    for rec in records + [None]:
+        action = rec["body"]["event"]["action"] if rec else "agent-started"
+        if action == "agent-started":
+            if starts:
+                ok(state_seen == starts, "agent-state after start %d" %
+                   starts)
+            starts += 1
+            loaded = False
+        elif action == "policy-loaded":
+            loaded = True
+        elif action == "agent-state" and state_seen < starts:
+            st = rec["body"]["mynaguard"]["state"]
+            ok(loaded, "agent-state of start %d after policy-loaded" %
+               starts)
+            ok(rec["body"]["agent"].get("version") and
+               "hash" in rec["body"]["mynaguard"].get("policy", {}),
+               "agent-state names the version and the policy hash",
+               json.dumps(rec["body"]))
+            words = st["mismatch"].split()
+            ok(("udev-rules-missing" in words) == (st["udev_rules"] ==
+                                                   "missing") and
+               ("removable-writable" in words) ==
+               (st["removable_writable"] > 0),
+               "agent-state mismatch agrees with its fields", str(st))
+            state_seen += 1
+
+
 def check_schema_rejects(schema, records):
     """The schema is closed: a few wrong bodies must fail it."""
     v = Draft202012Validator(schema)
@@ -1085,6 +1118,16 @@ def check_schema_rejects(schema, records):
         b = copy.deepcopy(by["agent-started"])
         b["user"] = {"name": "x"}
         cases.append(("user.name on agent-started", b))
+    if "agent-state" in by:
+        b = copy.deepcopy(by["agent-state"])
+        b["mynaguard"]["state"]["mismatch"] = "all-fine"
+        cases.append(("agent-state with an unknown mismatch word", b))
+        b = copy.deepcopy(by["agent-state"])
+        del b["mynaguard"]["state"]["spool_depth"]
+        cases.append(("agent-state without spool_depth", b))
+        b = copy.deepcopy(by["agent-state"])
+        b["mynaguard"]["state"]["usb_default"] = "-1"
+        cases.append(("agent-state with usb_default -1", b))
     if "test" in by:
         b = copy.deepcopy(by["test"])
         b["event"]["action"] = "usb-blocked"
@@ -1329,6 +1372,7 @@ def main():
         sent = scenario_devices(env, devspool)
         sent_login = scenario_logins(env, loginspool)
         records = check_dump(env, life, schema, seen)
+        check_agent_state(records)
         records += check_dump(env, small, schema, seen)
         devrecs = check_dump(env, devspool, schema, seen)
         records += devrecs

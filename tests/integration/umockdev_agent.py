@@ -481,7 +481,7 @@ def main():
 
 
 def scenario(t):
-    print("1..17")
+    print("1..18")
     t.write_config()
     t.write_policy(['allow id 46f4:0001 serial "REG0001" '
                     'label "registered"',
@@ -502,7 +502,7 @@ def scenario(t):
         print("Bail out! the agent did not start")
         print(t.log_text().decode("utf-8", "replace"))
         return 1
-    for step in (check_start, check_stick, check_badusb, check_phone,
+    for step in (check_start, check_state, check_stick, check_badusb, check_phone,
                  check_keyboard, check_hostile, check_malformed,
                  check_early, check_registered, check_seat_user,
                  check_remove, check_cli,
@@ -522,6 +522,31 @@ def check_start(t):
             "interface_authorized_default 0", ok, "usbcore %r usb1 %r/%r" % (
                 t.read(param), t.read(hub + "authorized_default"),
                 t.read(hub + "interface_authorized_default")))
+
+
+def check_state(t):
+    """18. agent-state at start: the root hub's values as read back from
+    the testbed (the agent set them to 0 first), after policy-loaded.
+    The ro flag of a disk cannot be modelled here (BLKROSET does not
+    reach a testbed file): removable-writable is tested in
+    tests/unit/agent/test_state.c."""
+    e = t.wait_event(0, lambda x: action(x) == "agent-state")
+    loaded = [x["_seq"] for x in t.events()
+              if action(x) == "policy-loaded"]
+    st = e.get("mynaguard", {}).get("state", {}) if e else {}
+    hub = "/sys/devices/usb1/"
+    ok = (e is not None and loaded and loaded[0] < e["_seq"] and
+          st.get("usb_default") == t.read(hub + "authorized_default")
+          .strip() == "0" and
+          st.get("usb_iface_default") == "0" and
+          st.get("removable_disks") == 0 and
+          st.get("removable_writable") == 0 and
+          "usb-default-authorized" not in st.get("mismatch", "") and
+          "removable-writable" not in st.get("mismatch", "") and
+          e.get("mynaguard", {}).get("policy", {}).get("hash"))
+    t.check(18, "agent-state at start: usb_default 0 and "
+            "usb_iface_default 0 read from usb1, no removable disk, after "
+            "policy-loaded", ok, json.dumps(e, ensure_ascii=False))
 
 
 def check_stick(t):

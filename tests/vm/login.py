@@ -152,7 +152,12 @@ class Shipper:
                 return False, "collector did not start: " + one_line(f.read(), 300)
         sock = os.path.join(self.dir, "agent.sock")
         alog = os.path.join(self.dir, "agent.log")
-        self._start([os.path.join(b, "agent", "mynaguard-agent"), "--config", empty,
+        # This host only carries the guest's spool: it is not the terminal,
+        # so it sends no state report of its own under the guest's name.
+        ship_conf = os.path.join(self.dir, "ship.conf")
+        with open(ship_conf, "w") as f:
+            f.write("[Agent]\nStateInterval=never\n")
+        self._start([os.path.join(b, "agent", "mynaguard-agent"), "--config", ship_conf,
                      "--spool", spool, "--socket", sock, "--drop-dir", os.path.join(self.dir, "drop"),
                      "--collector", f"https://localhost:{self.port}/",
                      "--ca", os.path.join(self.pki, "ca.pem"),

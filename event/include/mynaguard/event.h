@@ -187,6 +187,7 @@ enum mg_event_type {
 	MG_EV_LOGIN_UNLOCKED,		/* the administrator cleared a lockout */
 	MG_EV_KEY_ENROLLED,		/* mynaguard key enroll / import */
 	MG_EV_KEY_REVOKED,
+	MG_EV_AGENT_STATE,		/* periodic: enforcement as read */
 	MG_EV_COUNT_
 };
 
@@ -237,6 +238,17 @@ enum mg_field {
 	MG_F_KEY_RP,		/* relying party id */
 	MG_F_KEY_SOURCE,	/* enroll, import */
 	MG_F_ACTOR,		/* mynaguard.actor: who ran the command */
+	/* mynaguard.state.* (agent-state, the agent's own) */
+	MG_F_STATE_USB_DEFAULT,	/* authorized_default: 0 1 2 mixed none */
+	MG_F_STATE_IFACE_DEFAULT, /* interface_authorized_default, same */
+	MG_F_STATE_DISKS,	/* removable disks present */
+	MG_F_STATE_WRITABLE,	/* of them writable against the verdict */
+	MG_F_STATE_UDEV,	/* present, missing */
+	MG_F_STATE_UDEV_PATH,	/* the rules file in force */
+	MG_F_STATE_MODPROBE,	/* present, missing, overridden */
+	MG_F_STATE_SPOOL_DEPTH,	/* records not yet acknowledged */
+	MG_F_STATE_ACKED_SEQ,
+	MG_F_STATE_MISMATCH,	/* words, space-separated; empty: none */
 	MG_F_COUNT_
 };
 

@@ -274,6 +274,74 @@ test_login_failed_body(void **state)
 	sbuf_clear(&b);
 }
 
+/* agent-state: the agent's own, numbers as numbers, word lists checked. */
+static void
+test_agent_state(void **state)
+{
+	struct mg_field_val f[] = {
+		FV(MG_F_STATE_MISMATCH, "removable-writable udev-rules-missing"),
+		FV(MG_F_STATE_ACKED_SEQ, "40"),
+		FV(MG_F_STATE_SPOOL_DEPTH, "2"),
+		FV(MG_F_STATE_MODPROBE, "overridden"),
+		FV(MG_F_STATE_UDEV, "missing"),
+		FV(MG_F_STATE_WRITABLE, "1"),
+		FV(MG_F_STATE_DISKS, "3"),
+		FV(MG_F_STATE_IFACE_DEFAULT, "0"),
+		FV(MG_F_STATE_USB_DEFAULT, "mixed"),
+		FV(MG_F_POLICY_VERSION, "3"),
+		FV(MG_F_VERSION, "0.1.0"),
+	};
+	const size_t n = sizeof(f) / sizeof(f[0]);
+	const char *why;
+	struct mg_submit s = { .type = MG_EV_AGENT_STATE, .n = 1 };
+	struct sbuf b;
+
+	(void)state;
+	assert_false(mg_event_critical(MG_EV_AGENT_STATE));
+	assert_string_equal(mg_event_action(MG_EV_AGENT_STATE), "agent-state");
+	sbuf_init(&b, MG_REC_BODY_MAX);
+	assert_non_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	assert_non_null(strstr(b.data, "\"category\":[\"host\"],\"type\":"
+	    "[\"info\"]"));
+	assert_non_null(strstr(b.data, "\"agent\":{\"id\":\"zeimu-pc01\","
+	    "\"type\":\"mynaguard\",\"version\":\"0.1.0\"}"));
+	assert_non_null(strstr(b.data, "\"policy\":{\"version\":3},"
+	    "\"state\":{\"usb_default\":\"mixed\",\"usb_iface_default\":"
+	    "\"0\",\"removable_disks\":3,\"removable_writable\":1,"
+	    "\"udev_rules\":\"missing\",\"modprobe\":\"overridden\","
+	    "\"spool_depth\":2,\"acked_seq\":40,\"mismatch\":"
+	    "\"removable-writable udev-rules-missing\"}}"));
+	/* Empty words: all is as required. */
+	f[0] = (struct mg_field_val)FV(MG_F_STATE_MISMATCH, "");
+	sbuf_clear(&b);
+	sbuf_init(&b, MG_REC_BODY_MAX);
+	assert_non_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	assert_non_null(strstr(b.data, "\"mismatch\":\"\"}"));
+	/* Bad values. */
+	f[0] = (struct mg_field_val)FV(MG_F_STATE_MISMATCH, "usb-default-authorized ");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	f[0] = (struct mg_field_val)FV(MG_F_STATE_MISMATCH, "all-fine");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	f[0] = (struct mg_field_val)FV(MG_F_STATE_MISMATCH, "");
+	f[8] = (struct mg_field_val)FV(MG_F_STATE_USB_DEFAULT, "-1");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	f[8] = (struct mg_field_val)FV(MG_F_STATE_USB_DEFAULT, "0");
+	f[6] = (struct mg_field_val)FV(MG_F_STATE_DISKS, "three");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	f[6] = (struct mg_field_val)FV(MG_F_STATE_DISKS, "3");
+	f[3] = (struct mg_field_val)FV(MG_F_STATE_MODPROBE, "absent");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	f[3] = (struct mg_field_val)FV(MG_F_STATE_MODPROBE, "present");
+	assert_null(body_of(MG_EV_AGENT_STATE, f, n - 1, &b, &why));
+	assert_non_null(body_of(MG_EV_AGENT_STATE, f, n, &b, &why));
+	/* Not submittable: only the agent writes it. */
+	sbuf_clear(&b);
+	sbuf_init(&b, 4096);
+	s.f[0] = (struct mg_field_val)FV(MG_F_VERSION, "0.1.0");
+	assert_int_equal(mg_ipc_encode_submit(&s, &b), -EINVAL);
+	sbuf_clear(&b);
+}
+
 /* The types, their ECS words, criticality and what each one requires. */
 static void
 test_login_types(void **state)
@@ -788,6 +856,7 @@ main(void)
 		cmocka_unit_test(test_login_fields_allowed),
 		cmocka_unit_test(test_login_numbers),
 		cmocka_unit_test(test_key_values),
+		cmocka_unit_test(test_agent_state),
 		cmocka_unit_test(test_ipc_codec),
 		cmocka_unit_test(test_ipc_login),
 		cmocka_unit_test(test_ipc_device),
