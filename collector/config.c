@@ -21,10 +21,13 @@
 #define MAX_BODY_MIN (32u * 1024u) /* one record of MG_REC_MAX fits */
 #define MAX_BODY_MAX (64u * 1024u * 1024u)
 #define TIMEOUT_MAX 3600u
+#define REVIEW "Review"
+#define SILENT_AFTER_MAX (3650u * 86400u)
 
 typedef int parse_fn(const char *value, void *field, struct coll_diag *d);
 
 struct keyword {
+	const char *section;
 	const char *name;
 	parse_fn *parse;
 	size_t offset;
@@ -148,17 +151,57 @@ bad:
 	    MAX_BODY_MIN / 1024, MAX_BODY_MAX / 1024 / 1024, value);
 }
 
+/* A whole number of seconds, or of minutes, hours or days with an m, h or
+ * d suffix ("3d"), 1 s..3650 d. */
+static int
+parse_duration(const char *value, void *field, struct coll_diag *d)
+{
+	static const struct {
+		char suffix;
+		uint32_t unit;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	char num[16];
+	size_t i, len = strlen(value);
+	uint32_t v, unit = 1;
+
+	for (i = 0; len > 0 && i < MG_ELEMENTSOF(units); i++)
+		if (value[len - 1] == units[i].suffix)
+			unit = units[i].unit;
+	if (len > 0 && (value[len - 1] < '0' || value[len - 1] > '9'))
+		len--;
+	if (len == 0 || len >= sizeof(num))
+		goto bad;
+	memcpy(num, value, len);
+	num[len] = '\0';
+	if (parse_u32(num, 1, SILENT_AFTER_MAX / unit, &v) < 0)
+		goto bad;
+	*(uint32_t *)field = v * unit;
+	return 0;
+bad:
+	return diag(d, -ERANGE,
+	    "SilentAfter must be a duration of 1s..3650d "
+	    "(seconds, or m, h or d), not '%s'",
+	    value);
+}
+
 static const struct keyword keywords[] = {
-	{ "Listen", parse_listen, offsetof(struct coll_config, listen) },
-	{ "Port", parse_port, offsetof(struct coll_config, port) },
-	{ "Certificate", parse_path,
+	{ SECTION, "Listen", parse_listen,
+	    offsetof(struct coll_config, listen) },
+	{ SECTION, "Port", parse_port, offsetof(struct coll_config, port) },
+	{ SECTION, "Certificate", parse_path,
 	    offsetof(struct coll_config, certificate) },
-	{ "Key", parse_path, offsetof(struct coll_config, key) },
-	{ "CA", parse_path, offsetof(struct coll_config, ca) },
-	{ "Database", parse_path, offsetof(struct coll_config, database) },
-	{ "Threads", parse_threads, offsetof(struct coll_config, threads) },
-	{ "MaxBody", parse_size, offsetof(struct coll_config, max_body) },
-	{ "Timeout", parse_timeout, offsetof(struct coll_config, timeout) },
+	{ SECTION, "Key", parse_path, offsetof(struct coll_config, key) },
+	{ SECTION, "CA", parse_path, offsetof(struct coll_config, ca) },
+	{ SECTION, "Database", parse_path,
+	    offsetof(struct coll_config, database) },
+	{ SECTION, "Threads", parse_threads,
+	    offsetof(struct coll_config, threads) },
+	{ SECTION, "MaxBody", parse_size,
+	    offsetof(struct coll_config, max_body) },
+	{ SECTION, "Timeout", parse_timeout,
+	    offsetof(struct coll_config, timeout) },
+	{ REVIEW, "SilentAfter", parse_duration,
+	    offsetof(struct coll_config, silent_after) },
 };
 
 static const struct keyword *
@@ -182,6 +225,7 @@ coll_config_init(struct coll_config *c)
 	c->threads = 4;
 	c->max_body = 4u * 1024u * 1024u;
 	c->timeout = 30;
+	c->silent_after = 3u * 86400u;
 	if (c->listen == NULL || c->database == NULL) {
 		coll_config_clear(c);
 		return -ENOMEM;
@@ -240,10 +284,32 @@ coll_config_set(struct coll_config *c, const char *key, const char *value,
 
 struct walk {
 	struct coll_config *c;
-	bool section;
+	const char *section; /* the current one, from keywords[] */
+	uint32_t sections;   /* bit 0: [Collector], bit 1: [Review] */
 	uint32_t seen;
 	struct coll_diag *d;
 };
+
+static int
+on_section(struct walk *w, const char *name)
+{
+	static const char *const names[] = { SECTION, REVIEW };
+	size_t i;
+
+	for (i = 0; i < MG_ELEMENTSOF(names); i++) {
+		if (strcmp(name, names[i]) != 0)
+			continue;
+		if (w->sections & (1u << i))
+			return diag(w->d, -EBADMSG, "duplicate section [%s]",
+			    name);
+		w->sections |= 1u << i;
+		w->section = names[i];
+		return 0;
+	}
+	return diag(w->d, -EBADMSG,
+	    "unknown section [%s] (only [" SECTION "] and [" REVIEW "])",
+	    name);
+}
 
 static int
 on_item(void *arg, const struct ini_item *it)
@@ -254,21 +320,16 @@ on_item(void *arg, const struct ini_item *it)
 
 	if (w->d != NULL)
 		w->d->line = it->line;
-	if (it->key == NULL) {
-		if (strcmp(it->section, SECTION) != 0)
-			return diag(w->d, -EBADMSG, "unknown section [%s] "
-			    "(only [" SECTION "])", it->section);
-		if (w->section)
-			return diag(w->d, -EBADMSG,
-			    "duplicate section [" SECTION "]");
-		w->section = true;
-		return 0;
-	}
-	if (!w->section)
+	if (it->key == NULL)
+		return on_section(w, it->section);
+	if (w->section == NULL)
 		return diag(w->d, -EBADMSG, "'%s' outside [" SECTION "]",
 		    it->key);
-	if ((k = lookup(it->key)) != NULL &&
-	    (w->seen & (1u << (k - keywords))))
+	k = lookup(it->key);
+	if (k == NULL || strcmp(k->section, w->section) != 0)
+		return diag(w->d, -EBADMSG, "unknown key '%s' in [%s]",
+		    it->key, w->section);
+	if (w->seen & (1u << (k - keywords)))
 		return diag(w->d, -EBADMSG, "duplicate key '%s'", it->key);
 	if ((r = coll_config_set(w->c, it->key, it->value, w->d)) < 0)
 		return r == -ENOENT ? -EBADMSG : r;

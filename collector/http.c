@@ -7,6 +7,7 @@
  *
  *   GET  /v1/health   any client certificate of the town CA
  *   POST /v1/events   terminal certificates only; body = records
+ *   GET  /v1/review/  reviewer certificates only (review.c)
  *
  * The daemon itself is started and stopped in server.c.
  */
@@ -27,11 +28,14 @@
 #define HEADERS_MAX 64u
 #define HEADER_LINE_MAX 8192u
 #define ANSWER_MAX 512u
+#define REVIEW_PREFIX "/v1/review/"
 
 /* Per POST /v1/events. */
 struct req {
 	struct sbuf body;
 	struct mg_verifier *v;
+	uint8_t *der; /* the client certificate, kept for the export */
+	size_t der_len;
 	char peer[COLL_PEER_MAX];
 };
 
@@ -190,11 +194,41 @@ begin_events(struct coll_server *srv, struct MHD_Connection *conn,
 		return answer_now(conn, con_cls, MHD_HTTP_FORBIDDEN, "error",
 		    "client certificate unusable for events", NULL);
 	}
+	if ((q->der = malloc(p->der_len)) == NULL) {
+		mg_verifier_free(q->v);
+		free(q);
+		return MHD_NO;
+	}
+	memcpy(q->der, p->der, p->der_len);
+	q->der_len = p->der_len;
 	sbuf_init(&q->body, srv->max_body);
 	snprintf(q->peer, sizeof(q->peer), "%s", peer);
 	atomic_fetch_add(&srv->inflight, 1);
 	*con_cls = q;
 	return MHD_YES;
+}
+
+/* The review API (docs/review-api.md): reviewer certificates only. */
+static enum MHD_Result
+begin_review(struct coll_server *srv, struct MHD_Connection *conn,
+    const char *url, const char *method, const struct coll_peer *p,
+    const char *peer, void **con_cls)
+{
+	if (p->role != COLL_ROLE_REVIEWER) {
+		coll_log(LOG_NOTICE,
+		    "refused: %s certificate may not use the review API "
+		    "(CN %s, peer %s)",
+		    p->role == COLL_ROLE_TERMINAL ? "terminal" : "non-reviewer",
+		    p->cn, peer);
+		return answer_now(conn, con_cls, MHD_HTTP_FORBIDDEN, "error",
+		    "only reviewer certificates may use the review API", NULL);
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return answer_now(conn, con_cls, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "error", "method not allowed", "GET, HEAD");
+	*con_cls = &answered;
+	return coll_review_request(srv, conn, url);
 }
 
 static enum MHD_Result
@@ -231,6 +265,8 @@ on_headers(struct coll_server *srv, struct MHD_Connection *conn,
 		return answer_now(
 		    conn, con_cls, MHD_HTTP_OK, "status", "ok", NULL);
 	}
+	if (strncmp(url, REVIEW_PREFIX, strlen(REVIEW_PREFIX)) == 0)
+		return begin_review(srv, conn, url, method, &p, peer, con_cls);
 	if (strcmp(url, "/v1/events") == 0) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return answer_now(conn, con_cls,
@@ -305,7 +341,8 @@ finish_events(
 	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	r = coll_ingest(srv->st, q->v, (const uint8_t *)q->body.data,
+	r = coll_ingest_cert(srv->st, q->v, q->der, q->der_len,
+	    (const uint8_t *)q->body.data,
 	    q->body.len, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, &res);
 	sbuf_clear(&q->body);
 	if (r < 0) {
@@ -373,6 +410,7 @@ coll_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	sbuf_clear(&q->body);
 	mg_verifier_free(q->v);
+	free(q->der);
 	free(q);
 	atomic_fetch_sub(&srv->inflight, 1);
 }

@@ -10,7 +10,8 @@
 
 #include "internal.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define SCHEMA_OLDEST 1 /* the oldest version this program reads */
 
 static const char schema_v1[] =
     "CREATE TABLE events("
@@ -76,6 +77,28 @@ static const char schema_v1[] =
     "CREATE INDEX loss_ranges_seq ON loss_ranges(agent_id, seq_from);"
     "PRAGMA user_version = 1;";
 
+/*
+ * v1 -> v2, for the review API (docs/review-api.md): two more generated
+ * columns (VIRTUAL, the only kind ALTER TABLE may add), the indexes its
+ * filters use, and the terminal certificates an export needs.
+ */
+static const char upgrade_v2[] =
+    "ALTER TABLE events ADD COLUMN outcome TEXT GENERATED ALWAYS AS"
+    "  (json_extract(body, '$.event.outcome')) VIRTUAL;"
+    "ALTER TABLE events ADD COLUMN dev_serial TEXT GENERATED ALWAYS AS"
+    "  (json_extract(body, '$.mynaguard.device.serial')) VIRTUAL;"
+    "CREATE INDEX events_agent_time ON events(agent_id, t_wall_ns);"
+    "CREATE INDEX events_serial ON events(dev_serial);"
+    "CREATE INDEX events_outcome ON events(outcome);"
+    "CREATE INDEX alerts_type ON alerts(type);"
+    "CREATE TABLE certificates("
+    " agent_id TEXT NOT NULL,"
+    " key_id BLOB NOT NULL,"
+    " der BLOB NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " PRIMARY KEY(agent_id, key_id));"
+    "PRAGMA user_version = 2;";
+
 static int
 user_version(sqlite3 *db, int *ret)
 {
@@ -98,7 +121,8 @@ coll_schema_check(sqlite3 *db, const char **ret_why)
 
 	if ((r = user_version(db, &v)) < 0)
 		return r;
-	if (v != SCHEMA_VERSION) {
+	/* The viewer reads only what v1 has: an old file stays readable. */
+	if (v < SCHEMA_OLDEST || v > SCHEMA_VERSION) {
 		*ret_why = v == 0 ?
 		    "not a mynaguard collector database" :
 		    "database schema version is not the one this program knows";
@@ -121,12 +145,18 @@ coll_schema_apply(sqlite3 *db, const char **ret_why)
 		return -EPROTO;
 	}
 	/* v == 0: a new file (or a foreign one, which then fails below
-	 * because its tables exist). Later versions add upgrade steps. */
+	 * because its tables exist).  Every step runs in one transaction,
+	 * so a failed upgrade leaves the file as it was. */
 	r = coll_store_errno(
 	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
 	if (r < 0)
 		return r;
-	r = coll_store_errno(sqlite3_exec(db, schema_v1, NULL, NULL, NULL));
+	if (v < 1)
+		r = coll_store_errno(
+		    sqlite3_exec(db, schema_v1, NULL, NULL, NULL));
+	if (r == 0 && v < 2)
+		r = coll_store_errno(
+		    sqlite3_exec(db, upgrade_v2, NULL, NULL, NULL));
 	if (r == 0)
 		r = coll_store_errno(
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));

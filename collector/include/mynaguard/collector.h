@@ -46,6 +46,7 @@ struct coll_config {
 	uint32_t threads;  /* HTTP worker threads */
 	uint32_t max_body; /* bytes per POST */
 	uint32_t timeout;  /* idle seconds per connection */
+	uint32_t silent_after; /* [Review] seconds before "silent" */
 };
 
 /* Where a configuration problem is (line 0: not tied to a line). */
@@ -60,7 +61,7 @@ void coll_config_clear(struct coll_config *c);
 
 /*
  * Parse the INI text buf (len bytes) into *c on top of what is there: a
- * [Collector] section of Key=Value lines, '#' or ';' comments.  An unknown
+ * [Collector] and a [Review] section of Key=Value lines, '#' or ';' comments.  An unknown
  * section or key, a duplicate key or a value out of range is an error:
  * -EBADMSG (or -ERANGE) with *diag set; -ENOMEM.  On failure *c is
  * unchanged.
