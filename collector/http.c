@@ -8,6 +8,7 @@
  *   GET  /v1/health   any client certificate of the town CA
  *   POST /v1/events   terminal certificates only; body = records
  *   GET  /v1/review/  reviewer certificates only (review.c)
+ *   GET  /review/     reviewer certificates only: the web page (web.c)
  *
  * The daemon itself is started and stopped in server.c.
  */
@@ -23,12 +24,14 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "web.h"
 
 #define MEDIA_TYPE "application/vnd.mynaguard.events.v1"
 #define HEADERS_MAX 64u
 #define HEADER_LINE_MAX 8192u
 #define ANSWER_MAX 512u
 #define REVIEW_PREFIX "/v1/review/"
+#define WEB_PREFIX "/review/"
 
 /* Per POST /v1/events. */
 struct req {
@@ -208,7 +211,8 @@ begin_events(struct coll_server *srv, struct MHD_Connection *conn,
 	return MHD_YES;
 }
 
-/* The review API (docs/review-api.md): reviewer certificates only. */
+/* The review API (docs/review-api.md) and its web page: reviewer
+ * certificates only. */
 static enum MHD_Result
 begin_review(struct coll_server *srv, struct MHD_Connection *conn,
     const char *url, const char *method, const struct coll_peer *p,
@@ -228,6 +232,8 @@ begin_review(struct coll_server *srv, struct MHD_Connection *conn,
 		return answer_now(conn, con_cls, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "error", "method not allowed", "GET, HEAD");
 	*con_cls = &answered;
+	if (strncmp(url, REVIEW_PREFIX, strlen(REVIEW_PREFIX)) != 0)
+		return coll_web_request(conn, url);
 	return coll_review_request(srv, conn, url);
 }
 
@@ -265,7 +271,9 @@ on_headers(struct coll_server *srv, struct MHD_Connection *conn,
 		return answer_now(
 		    conn, con_cls, MHD_HTTP_OK, "status", "ok", NULL);
 	}
-	if (strncmp(url, REVIEW_PREFIX, strlen(REVIEW_PREFIX)) == 0)
+	if (strncmp(url, REVIEW_PREFIX, strlen(REVIEW_PREFIX)) == 0 ||
+	    strncmp(url, WEB_PREFIX, strlen(WEB_PREFIX)) == 0 ||
+	    strcmp(url, "/review") == 0)
 		return begin_review(srv, conn, url, method, &p, peer, con_cls);
 	if (strcmp(url, "/v1/events") == 0) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)

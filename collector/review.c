@@ -399,5 +399,7 @@ coll_review_request(
 		return coll_review_terminals(srv, conn);
 	if (strcmp(path, "export") == 0)
 		return coll_review_export(srv, conn);
+	if (strcmp(path, "summary") == 0)
+		return coll_review_summary(srv, conn);
 	return coll_review_fail(conn, MHD_HTTP_NOT_FOUND, "not found");
 }

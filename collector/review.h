@@ -103,6 +103,10 @@ enum MHD_Result coll_review_terminals(
     struct coll_server *srv, struct MHD_Connection *conn);
 enum MHD_Result coll_review_export(
     struct coll_server *srv, struct MHD_Connection *conn);
+/* review_summary.c: GET /v1/review/summary, per terminal aggregates of a
+ * period for the self-inspection report. */
+enum MHD_Result coll_review_summary(
+    struct coll_server *srv, struct MHD_Connection *conn);
 
 /* Now, ns since the epoch (CLOCK_REALTIME). */
 int64_t coll_review_now(void);

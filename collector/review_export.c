@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "review.h"
+#include "web.h"
 
 #define BATCH 256
 #define CERTS_MAX (16u << 20)
@@ -256,7 +257,8 @@ coll_review_export(struct coll_server *srv, struct MHD_Connection *conn)
 		return MHD_NO;
 	}
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		"application/x-ndjson") != MHD_YES)
+		"application/x-ndjson") != MHD_YES ||
+	    coll_web_headers(resp, COLL_WEB_CSP_API) < 0)
 		ret = MHD_NO;
 	else
 		ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);

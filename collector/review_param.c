@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "review.h"
+#include "web.h"
 
 #define LIMIT_MAX 1000u
 #define LIMIT_DEFAULT 100u
@@ -397,7 +398,8 @@ coll_review_send(struct MHD_Connection *conn, unsigned status,
 		return MHD_NO;
 	}
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) !=
-	    MHD_YES)
+		MHD_YES ||
+	    coll_web_headers(resp, COLL_WEB_CSP_API) < 0)
 		ret = MHD_NO;
 	else
 		ret = MHD_queue_response(conn, status, resp);

@@ -29,6 +29,9 @@ static const char usage[] =
     "       mynaguard-review show ID\n"
     "       mynaguard-review export [--terminal T] [--since TIME]\n"
     "                        [--until TIME] -o FILE\n"
+    "       mynaguard-review report (--month YYYY-MM | --since DATE\n"
+    "                        --until DATE) [--terminal T]\n"
+    "                        [--format html|csv] [-o FILE]\n"
 #ifdef MG_REVIEW_VERIFY
     "       mynaguard-review verify ...   (see mynaguard-review verify "
     "--help)\n"
@@ -43,6 +46,10 @@ static const char usage[] =
     "  show       one event with its signature and chain verification\n"
     "  export     save the signed records (NDJSON) byte for byte, for\n"
     "             verify; -o - writes to standard output\n"
+    "  report     the self-inspection report (自己点検) of a period, per\n"
+    "             terminal and check item with the policy clause it\n"
+    "             evidences: printable HTML (default) or CSV; --month\n"
+    "             2026-10 is the local calendar month\n"
     "\n"
     "Options for every command (they may also come before COMMAND):\n"
     "  --url https://HOST:PORT  the collector\n"
@@ -56,7 +63,8 @@ static const char usage[] =
     "  --format table|ndjson|csv  table (default): aligned columns with\n"
     "                 local times; ndjson: each event's body exactly as\n"
     "                 signed, one a line; csv: UTF-8 with BOM and CRLF\n"
-    "                 for Excel, all columns, formulas neutralised\n"
+    "                 for Excel, all columns, formulas neutralised;\n"
+    "                 html: report only\n"
     "\n"
     "TIME is RFC 3339 (2026-11-29T09:00:00+09:00, 2026-11-29T00:00:00Z)\n"
     "or a date YYYY-MM-DD meaning local midnight (TZ); --since is\n"
@@ -85,6 +93,7 @@ enum {
 	O_ALL,
 	O_TYPE,
 	O_HELP,
+	O_MONTH,
 	O_OUTPUT = 'o',
 };
 
@@ -110,6 +119,7 @@ static const struct option opts[] = {
 	{ "type", required_argument, NULL, O_TYPE },
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "month", required_argument, NULL, O_MONTH },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -137,6 +147,8 @@ static const struct command {
 	{ "show", rv_cmd_show, 0, false, NULL },
 	{ "export", rv_cmd_export, B(O_TERMINAL) | B(O_SINCE) | B(O_UNTIL),
 	    true, NULL },
+	{ "report", rv_cmd_report,
+	    B(O_TERMINAL) | B(O_SINCE) | B(O_UNTIL) | B(O_MONTH), true, NULL },
 #ifdef MG_REVIEW_VERIFY
 	/* review/verify.c; argv[0] is "verify", options before it are not
 	 * passed on. */
@@ -172,10 +184,12 @@ set_format(struct rv_args *a, const char *v)
 		a->format = RV_FMT_NDJSON;
 	else if (strcmp(v, "csv") == 0)
 		a->format = RV_FMT_CSV;
+	else if (strcmp(v, "html") == 0)
+		a->html = true; /* report only: checked in run() */
 	else {
 		fprintf(stderr,
-		    "mynaguard-review: --format: table, ndjson "
-		    "or csv\n");
+		    "mynaguard-review: --format: table, ndjson, "
+		    "csv or html\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -237,6 +251,8 @@ string_opt(struct rv_args *a, int c)
 		return &a->type;
 	case O_OUTPUT:
 		return &a->output;
+	case O_MONTH:
+		return &a->month;
 	default:
 		return NULL;
 	}
@@ -415,6 +431,11 @@ run(const struct command *cmd, int argc, char **argv, struct rv_args *a)
 	}
 	if (r < 0)
 		return RV_EXIT_USAGE;
+	if (a->html && cmd->fn != rv_cmd_report) {
+		fprintf(stderr, "mynaguard-review: %s: --format html is for "
+		    "report only\n", cmd->name);
+		return RV_EXIT_USAGE;
+	}
 	a->rest = argv + optind;
 	a->nrest = argc - optind;
 	if (a->nrest > 0 && cmd->fn != rv_cmd_show) {

@@ -198,6 +198,8 @@ struct rv_args {
 	enum rv_format format;
 	const char *terminal, *user, *action, *outcome, *serial, *text;
 	const char *type, *output;
+	const char *month; /* report --month YYYY-MM */
+	bool html;	   /* --format html (report only) */
 	char since[RV_TIME_LEN], until[RV_TIME_LEN];
 	uint32_t limit; /* 0: the collector's default */
 	bool all;
@@ -218,6 +220,62 @@ int rv_fetch_json(const struct rv_conn *c, const char *path, struct arena *a,
 
 /* Write b to out; RV_EXIT_USAGE on a write error. */
 int rv_write(FILE *out, const struct sbuf *b);
+
+/* ---- the self-inspection report (report_check.c, report.c) -------------- */
+
+enum rv_verdict {
+	RV_VERDICT_OK,	  /* 適合 */
+	RV_VERDICT_CHECK, /* 要確認 */
+	RV_VERDICT_FAIL,  /* 不適合 */
+};
+
+#define RV_CHECKS 8
+#define RV_REPORT_TEXT 512
+
+/* One terminal of GET /v1/review/summary, as the rules read it.  Strings
+ * are untrusted (from terminals) and NUL-terminated; a version < 0 is
+ * "none". */
+struct rv_report_term {
+	char agent_id[72];
+	char last_seen[32];  /* local time */
+	char state_time[32]; /* local time */
+	bool silent, has_state;
+	int64_t events, days, days_with_events, quiet_days, quiet_max;
+	int64_t policy_version, state_policy_version, latest_version;
+	char policy_hash[72], state_policy_hash[72];
+	int64_t policy_loaded, policy_rejected, state_reports, mismatch_reports;
+	char mismatch[RV_REPORT_TEXT / 2], usb_default[16];
+	int64_t removable_writable;
+	int64_t device[6]; /* allowed read_only blocked removed
+			    * enforcement_failed mounted_rw */
+	int64_t login[5];  /* succeeded failed locked_out break_glass
+			    * unlocked */
+	int64_t key[2];	   /* enrolled revoked */
+	int64_t unverified, chain_unexplained, alerts_chain;
+	int64_t alerts_gap, alerts_break, alerts_equivocation, alerts_forged;
+	int64_t alerts_other, alerts_loss, alerts_state;
+	char critical[RV_REPORT_TEXT / 2];  /* devices not enforced */
+	char login_users[RV_REPORT_TEXT / 2]; /* "taro 失敗2 ロックアウト1" */
+	char break_glass_users[RV_REPORT_TEXT / 4];
+};
+
+struct rv_check {
+	const char *item;   /* 点検項目 */
+	const char *clause; /* 対応する条項 */
+	enum rv_verdict verdict;
+	char evidence[RV_REPORT_TEXT]; /* 根拠 (untrusted parts inside) */
+};
+
+/* The check items of one terminal, with the worst verdict returned. */
+enum rv_verdict
+rv_report_check(const struct rv_report_term *t, struct rv_check out[RV_CHECKS]);
+/* 適合, 要確認 or 不適合. */
+const char *rv_verdict_name(enum rv_verdict v);
+/* Append s as HTML text: & < > " ' as references, invalid UTF-8 and
+ * controls (C0, DEL, C1, bidi) as U+FFFD.  -E2BIG, -ENOMEM. */
+int rv_html_text(struct sbuf *out, const char *s, size_t len);
+
+int rv_cmd_report(const struct rv_args *a);
 
 /* "mynaguard-review verify", review/verify.c (when it is built). */
 int cmd_verify(int argc, char **argv);

@@ -31,7 +31,14 @@ packages=(build-essential cmake ninja-build pkg-config clang
 	udev umockdev gir1.2-umockdev-1.0 python3-gi dbus python3-dbus
 	qemu-system-x86 busybox-static cpio kmod zstd xz-utils
 	libcbor-dev libpam0g-dev libpam-wrapper libpamtest0-dev pamtester
-	libpam-u2f gettext locales fido2-tools)
+	libpam-u2f gettext locales fido2-tools
+	chromium libnss3-tools fonts-ipafont-gothic jq)
+# The review page's test drives Chromium with puppeteer-core (npm): Debian's
+# nodejs and npm, unless a node with npm is installed already (NodeSource's
+# nodejs conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
 
 step_deps() {
 	local missing=() p

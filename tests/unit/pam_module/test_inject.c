@@ -495,7 +495,7 @@ static void
 child(size_t si, unsigned at, unsigned variant, int fd)
 {
 	const struct scenario *sc = &scenarios[si];
-	char run[64], a[6][PATH_LEN];
+	char run[64], a[6][PATH_LEN + 16];	/* "policy=" + a path */
 	const char *argv[6];
 	struct inject_pam_call call = { pam_sm_authenticate, 6, argv, false,
 		PAM_SYSTEM_ERR };
