@@ -24,6 +24,12 @@ static const struct {
 	[COLL_ALERT_LOSS] = { "loss", LOG_NOTICE },
 	[COLL_ALERT_INVALID] = { "invalid", LOG_ERR },
 	[COLL_ALERT_STATE] = { "state-mismatch", LOG_WARNING },
+	[COLL_ALERT_CLONED_KEY] = { "cloned-key", LOG_CRIT },
+	[COLL_ALERT_LOCKOUT] = { "lockout", LOG_WARNING },
+	[COLL_ALERT_BREAK_GLASS] = { "break-glass", LOG_WARNING },
+	[COLL_ALERT_MEDIA_BLOCKED] = { "media-blocked", LOG_NOTICE },
+	[COLL_ALERT_RO_CLEARED] = { "read-only-cleared", LOG_ERR },
+	[COLL_ALERT_ENFORCE] = { "enforcement-failed", LOG_ERR },
 };
 
 static const char insert_sql[] =
@@ -176,6 +182,142 @@ is_state(const struct coll_item *it)
 	    sizeof(tag) - 1) != NULL;
 }
 
+/* ---- security events as alerts ---------------------------------------- */
+
+static const struct {
+	const char *action;
+	const char *reason;	/* NULL: any */
+	enum coll_alert_type type;
+} watched[] = {
+	{ "login-failed", "counter-regression", COLL_ALERT_CLONED_KEY },
+	{ "login-locked-out", NULL, COLL_ALERT_LOCKOUT },
+	{ "login-break-glass", NULL, COLL_ALERT_BREAK_GLASS },
+	{ "device-blocked", NULL, COLL_ALERT_MEDIA_BLOCKED },
+	{ "device-mounted-rw", NULL, COLL_ALERT_RO_CLEARED },
+	{ "device-enforcement-failed", NULL, COLL_ALERT_ENFORCE },
+};
+
+static const char event_at_sql[] =
+    "SELECT action, json_extract(body, '$.event.reason'),"
+    " json_extract(body, '$.user.name'),"
+    " json_extract(body, '$.mynaguard.device.serial'),"
+    " json_extract(body, '$.mynaguard.device.product') FROM events"
+    " WHERE agent_id = ? AND seq = ? AND hash = ?";
+static const char event_raised_sql[] =
+    "SELECT 1 FROM alerts WHERE agent_id = ? AND type = ? AND seq_from = ?"
+    " LIMIT 1";
+
+/* A cheap first look at the body: does it name a watched action? */
+static bool
+is_watched(const struct coll_item *it)
+{
+	char tag[64];
+	size_t i;
+	int n;
+
+	if (it->verdict != 0)
+		return false;
+	for (i = 0; i < MG_ELEMENTSOF(watched); i++) {
+		n = snprintf(tag, sizeof(tag), "\"%s\"", watched[i].action);
+		if (n > 0 && (size_t)n < sizeof(tag) && memmem(it->rec.body,
+		    it->rec.body_len, tag, (size_t)n) != NULL)
+			return true;
+	}
+	return false;
+}
+
+static const char *
+col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? (const char *)t : NULL;
+}
+
+/* The alert type of the stored row in s, or COLL_ALERT_COUNT_. */
+static enum coll_alert_type
+watched_type(sqlite3_stmt *s)
+{
+	const char *action = col(s, 0), *reason = col(s, 1);
+	size_t i;
+
+	for (i = 0; action != NULL && i < MG_ELEMENTSOF(watched); i++)
+		if (strcmp(action, watched[i].action) == 0 &&
+		    (watched[i].reason == NULL || (reason != NULL &&
+		    strcmp(reason, watched[i].reason) == 0)))
+			return watched[i].type;
+	return COLL_ALERT_COUNT_;
+}
+
+/* The detail: what the officer needs to find the event (strings as the
+ * device or user gave them, JSON-escaped). */
+static int
+event_detail(sqlite3_stmt *s, struct sbuf *d)
+{
+	static const char *const keys[] = { "action", "reason", "user",
+	    "serial", "product" };
+	struct jw w;
+	int i;
+
+	jw_init(&w, d);
+	jw_object(&w);
+	for (i = 0; i < 5; i++)
+		if (col(s, i) != NULL) {
+			jw_key(&w, keys[i]);
+			jw_string(&w, col(s, i), (size_t)sqlite3_column_bytes(s,
+			    i));
+		}
+	jw_object_end(&w);
+	return jw_finish(&w);
+}
+
+static int
+event_one(struct coll_chain *c, const struct coll_item *it)
+{
+	int64_t seq = (int64_t)it->rec.seq;
+	enum coll_alert_type t;
+	sqlite3_stmt *s = NULL;
+	struct sbuf d;
+	int r;
+
+	r = coll_store_run(c->st, event_at_sql, &s, "tib", c->agent, seq,
+	    it->hash, (size_t)MG_REC_HASH_LEN);
+	if (r <= 0)
+		return r;		/* not stored as such */
+	if ((t = watched_type(s)) == COLL_ALERT_COUNT_) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	sbuf_init(&d, 8192);
+	r = event_detail(s, &d);
+	sqlite3_reset(s);
+	if (r == 0 && (r = coll_store_run(c->st, event_raised_sql, NULL, "tti",
+	    c->agent, coll_alert_name(t), seq)) == 0)
+		r = coll_alert_raise(c, t, it->rec.seq, it->rec.seq, d.data, 0);
+	else if (r > 0)
+		r = 0;			/* sent again */
+	sbuf_clear(&d);
+	return r;
+}
+
+static bool
+is_alerting(const struct coll_item *it)
+{
+	return is_state(it) || is_watched(it);
+}
+
+static int
+alert_one(struct coll_chain *c, const struct coll_item *it)
+{
+	int r = 0;
+
+	if (is_state(it))
+		r = state_one(c, it);
+	if (r == 0 && is_watched(it))
+		r = event_one(c, it);
+	return r;
+}
+
 int
 coll_alert_states(struct coll_store *st, const char *agent,
     const struct coll_item *items, size_t n, int64_t now,
@@ -186,7 +328,7 @@ coll_alert_states(struct coll_store *st, const char *agent,
 	size_t i;
 	int r = 0;
 
-	for (i = 0; i < n && !is_state(&items[i]); i++)
+	for (i = 0; i < n && !is_alerting(&items[i]); i++)
 		;
 	if (i == n)
 		return 0;	/* the common case: no transaction at all */
@@ -199,8 +341,8 @@ coll_alert_states(struct coll_store *st, const char *agent,
 	coll_store_lock(st);
 	if ((r = coll_store_begin(st)) == 0) {
 		for (; i < n && r == 0; i++)
-			if (is_state(&items[i]))
-				r = state_one(&c, &items[i]);
+			if (is_alerting(&items[i]))
+				r = alert_one(&c, &items[i]);
 		if (r == 0)
 			r = coll_store_commit(st);
 		if (r < 0)

@@ -65,6 +65,14 @@ enum coll_alert_type {
 	COLL_ALERT_LOSS,	 /* the agent says it dropped records */
 	COLL_ALERT_INVALID,	 /* verified but unusable (seq out of range) */
 	COLL_ALERT_STATE,	 /* agent-state: enforcement differs (new words) */
+	/* Security events the officer must see among the alerts, one alert
+	 * per event (docs/review-api.md): */
+	COLL_ALERT_CLONED_KEY,	 /* login-failed, counter-regression */
+	COLL_ALERT_LOCKOUT,	 /* login-locked-out */
+	COLL_ALERT_BREAK_GLASS,	 /* login-break-glass */
+	COLL_ALERT_MEDIA_BLOCKED, /* device-blocked */
+	COLL_ALERT_RO_CLEARED,	 /* device-mounted-rw */
+	COLL_ALERT_ENFORCE,	 /* device-enforcement-failed */
 	COLL_ALERT_COUNT_
 };
 
@@ -98,7 +106,8 @@ const char *coll_alert_name(enum coll_alert_type t);
 void coll_alert_flush(struct coll_chain *c);
 /* After coll_chain_apply(): a state-mismatch alert for each stored
  * agent-state record whose mismatch words are not empty and differ from
- * the previous agent-state's (by seq); idempotent for records sent again. */
+ * the previous agent-state's (by seq), and one alert for each stored
+ * security event of the types above; idempotent for records sent again. */
 int coll_alert_states(struct coll_store *st, const char *agent,
     const struct coll_item *items, size_t n, int64_t now,
     struct coll_result *res);

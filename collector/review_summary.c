@@ -156,6 +156,13 @@ static const struct {
 	{ "invalid", true },
 	{ "loss", false },
 	{ "state-mismatch", false },
+	/* security events raised as alerts: counted, not integrity */
+	{ "cloned-key", false },
+	{ "lockout", false },
+	{ "break-glass", false },
+	{ "media-blocked", false },
+	{ "read-only-cleared", false },
+	{ "enforcement-failed", false },
 };
 #define ALERT_TYPES MG_ELEMENTSOF(alert_types)
 

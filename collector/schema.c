@@ -88,6 +88,11 @@ static const char upgrade_v2[] =
     "ALTER TABLE events ADD COLUMN dev_serial TEXT GENERATED ALWAYS AS"
     "  (json_extract(body, '$.mynaguard.device.serial')) VIRTUAL;"
     "CREATE INDEX events_agent_time ON events(agent_id, t_wall_ns);"
+    /* A terminal's events newest first, alone or with one action: rowid
+     * order within the key, no sort of the terminal's whole history
+     * (bench/review: 197 ms -> under 1 ms on 10M events). */
+    "CREATE INDEX events_agent_id ON events(agent_id, id);"
+    "CREATE INDEX events_agent_action ON events(agent_id, action, id);"
     "CREATE INDEX events_serial ON events(dev_serial);"
     "CREATE INDEX events_outcome ON events(outcome);"
     "CREATE INDEX alerts_type ON alerts(type);"

@@ -252,9 +252,9 @@ eq "bad id: 404" "$(get /v1/review/events/abc)" 404
 
 # alerts
 eq "alerts: 200" "$(get /v1/review/alerts)" 200
-eq "stored gap and chain-break alerts of term-002" \
+eq "stored gap, chain-break and blocked-medium alerts of term-002" \
     "$(jq -c '[.alerts[] | select(.id != null and .agent_id == "term-002") | .type] | unique' "$tmp/out")" \
-    '["chain-break","gap"]'
+    '["chain-break","gap","media-blocked"]'
 eq "one silent alert (old-pc, SilentAfter=1d)" \
     "$(jq -c '[.alerts[] | select(.type == "silent") | [.agent_id, .id, .severity, (.silent_seconds > 86400)]]' "$tmp/out")" \
     '[["old-pc",null,4,true]]'
@@ -262,7 +262,11 @@ get "/v1/review/alerts?type=gap" >/dev/null
 eq "alerts by type" "$(jq -c '[.alerts[] | [.agent_id,.type,.seq_from,.seq_to]]' "$tmp/out")" \
     '[["term-002","gap",3,3]]'
 get "/v1/review/alerts?terminal=term-001" >/dev/null
-eq "no alerts for term-001" "$(jq -c '.alerts' "$tmp/out")" '[]'
+# Its only alert is the device-blocked event (a security event raised as an
+# alert), and its detail keeps the hostile serial as data.
+eq "term-001: one media-blocked alert, the hostile serial as sent" \
+    "$(jq -c '[.alerts[] | [.type, .seq_from, (.detail | fromjson | .serial)]]' "$tmp/out")" \
+    "$(jq -cn --arg s "$hostile" '[["media-blocked",3,$s]]')"
 get "/v1/review/alerts?limit=1" >/dev/null
 check "alerts paging: next_before set" jq -e '.next_before | numbers' "$tmp/out"
 

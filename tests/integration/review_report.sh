@@ -194,8 +194,11 @@ eq "a: newest agent-state" "$(T term-a .state)" \
     "{\"time\":\"2026-10-31T03:00:00.000000000Z\",\"policy_version\":3,\"policy_hash\":\"$H3\",\"mismatch\":\"\",\"usb_default\":\"0\",\"removable_writable\":0}"
 eq "a: logins per user" "$(T term-a '[.users[] | [.user, .succeeded, .failed, .locked_out, .break_glass]]')" \
     "[[\"<script>alert(2)</script>&\",0,1,0,0],[\"admin\",0,0,0,1],[\"hanako\",1,0,0,0],[\"taro\",0,2,1,0]]"
-eq "a: no critical device, no alert" \
-    "$(T term-a '[.critical_devices, ([.alerts[] | .count] | add), .chain_unexplained]')" '[[],0,0]'
+# Its alerts are the security events the collector raises as alerts (the
+# lockout, the break-glass login, the blocked medium), none of integrity.
+eq "a: no critical device, no chain problem; lockout, break-glass and blocked-medium alerts" \
+    "$(T term-a '[.critical_devices, [.alerts | to_entries[] | select(.value.count > 0) | .key], .chain_unexplained]')" \
+    '[[],["lockout","break-glass","media-blocked"],0]'
 
 eq "b: events, days, quiet" \
     "$(T term-b '[.events, .days_with_events, .longest_quiet_days, .silent]')" '[6,3,21,false]'
@@ -208,9 +211,9 @@ eq "b: the disk mounted writable, hostile strings as sent" \
     "$(T term-b '[.critical_devices[] | [.time, .action, .vendor, .product, .serial, .user]]')" \
     "$(jq -cn --arg h "$hostile" --arg hp "$hostile_product" --arg hu "$hostile_user" \
         '[["2026-10-04T01:01:00.000000000Z","device-mounted-rw","Acme",$hp,$h,$hu]]')"
-eq "b: alerts: a gap, a chain break, a state mismatch" \
+eq "b: alerts: a gap, a chain break, a state mismatch, the blocked medium and the writable mount" \
     "$(T term-b '[.alerts | to_entries[] | select(.value.count > 0) | [.key, .value.count, .value.unexplained]]')" \
-    '[["gap",1,1],["chain-break",1,1],["state-mismatch",1,1]]'
+    '[["gap",1,1],["chain-break",1,1],["state-mismatch",1,1],["media-blocked",1,1],["read-only-cleared",1,1]]'
 eq "b: unexplained chain problems" "$(T term-b .chain_unexplained)" 2
 
 eq "c: silent, nothing in the period" \
