@@ -129,3 +129,7 @@ bench/vm/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]
 echo
 echo "== 5. login: pam_authenticate(), mynaguard vs pam_u2f (bench/pam/README.md)"
 bench/pam/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]
+
+echo
+echo "== 6. review API queries on 10M stored events (bench/review/README.md)"
+bench/review/run.sh $([ "$quick" = 1 ] && echo --quick) || [ $? = 77 ]
