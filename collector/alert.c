@@ -207,22 +207,25 @@ static const char event_raised_sql[] =
     "SELECT 1 FROM alerts WHERE agent_id = ? AND type = ? AND seq_from = ?"
     " LIMIT 1";
 
-/* A cheap first look at the body: does it name a watched action? */
+/* A cheap first look at the body, on every stored record: does it name a
+ * watched action?  The quoted names, made once. */
 static bool
 is_watched(const struct coll_item *it)
 {
-	char tag[64];
+	static const char *const tags[] = { "\"login-failed\"",
+	    "\"login-locked-out\"", "\"login-break-glass\"",
+	    "\"device-blocked\"", "\"device-mounted-rw\"",
+	    "\"device-enforcement-failed\"" };
 	size_t i;
-	int n;
 
+	_Static_assert(MG_ELEMENTSOF(tags) == MG_ELEMENTSOF(watched),
+	    "one tag per watched action");
 	if (it->verdict != 0)
 		return false;
-	for (i = 0; i < MG_ELEMENTSOF(watched); i++) {
-		n = snprintf(tag, sizeof(tag), "\"%s\"", watched[i].action);
-		if (n > 0 && (size_t)n < sizeof(tag) && memmem(it->rec.body,
-		    it->rec.body_len, tag, (size_t)n) != NULL)
+	for (i = 0; i < MG_ELEMENTSOF(tags); i++)
+		if (memmem(it->rec.body, it->rec.body_len, tags[i],
+		    strlen(tags[i])) != NULL)
 			return true;
-	}
 	return false;
 }
 
