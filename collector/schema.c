@@ -90,7 +90,8 @@ static const char upgrade_v2[] =
     "CREATE INDEX events_agent_time ON events(agent_id, t_wall_ns);"
     /* A terminal's events newest first, alone or with one action: rowid
      * order within the key, no sort of the terminal's whole history
-     * (bench/review: 197 ms -> under 1 ms on 10M events). */
+     * (bench/review: 197 ms on 10M events without them; 5.7 ms on 1M
+     * with them). */
     "CREATE INDEX events_agent_id ON events(agent_id, id);"
     "CREATE INDEX events_agent_action ON events(agent_id, action, id);"
     "CREATE INDEX events_serial ON events(dev_serial);"
