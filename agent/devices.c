@@ -609,7 +609,14 @@ check_mount(struct agent *a, char *line)
 				sb = strsep(&p, " ");
 			break;
 		}
-	if (sb == NULL || !opt_rw(f[5]) || !opt_rw(sb) ||
+	/*
+	 * The superblock's flag decides, not this mount's: the unit's
+	 * ProtectSystem= shows every mount that existed when the agent
+	 * started as read-only in the agent's own namespace, although it is
+	 * writable for everyone else.  A read-only remount below changes the
+	 * superblock, so it reaches every namespace.
+	 */
+	if (sb == NULL || !opt_rw(sb) ||
 	    sscanf(f[2], "%u:%u", &maj, &min) != 2 || maj == 0)
 		return;
 	if (disk_of(maj, min, disk, sizeof(disk)) < 0)
