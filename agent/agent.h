@@ -67,6 +67,9 @@ struct agent {
 	struct spool *spool;
 	struct mg_signer *signer;
 	struct shipper *shipper;
+	/* The collector it ships to: [Collector] URL, else the policy's
+	 * [reporting] collector; NULL: events stay in the spool. */
+	char *ship_url;
 	struct emitter em;
 	char host_name[256];
 	int listen_fd;

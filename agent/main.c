@@ -188,7 +188,7 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_key(&w, "acked_seq");
 	jw_u64(&w, sp.acked_seq);
 	jw_key(&w, "collector");
-	jw_str(&w, a->cfg.url != NULL ? a->cfg.url : "");
+	jw_str(&w, a->ship_url != NULL ? a->ship_url : "");
 	jw_key(&w, "collector_reachable");
 	jw_bool(&w, sh.reachable);
 	jw_key(&w, "last_success");
@@ -403,21 +403,51 @@ announce_start(struct agent *a, uint64_t prev_seq, bool clean)
 	(void)agent_event(a, MG_EV_AGENT_STARTED, f, 3);
 }
 
+/*
+ * Where events go: the configuration's URL, else the [reporting] collector
+ * of the policy in force.  With no valid policy (fallback), the collector
+ * already in use stays: an invalid policy must not stop the event stream.
+ */
+static const char *
+wanted_url(const struct agent *a)
+{
+	if (a->cfg.url != NULL)
+		return a->cfg.url;
+	if (a->policy == NULL)
+		return a->ship_url;
+	return pol_policy_reporting(a->policy)->collector;
+}
+
 static int
 start_shipper(struct agent *a)
 {
+	const char *url = wanted_url(a);
 	struct ship_cfg sc = {
-		.url = a->cfg.url, .ca = a->cfg.ca, .cert = a->cfg.cert,
+		.url = url, .ca = a->cfg.ca, .cert = a->cfg.cert,
 		.key = a->cfg.key, .batch_max = a->cfg.batch_max,
 		.backoff_max_s = a->cfg.backoff_max_s,
 	};
+	char *copy = NULL;
 
-	if (a->cfg.url == NULL) {
-		fprintf(stderr, SD_WARNING "no collector URL: events stay in "
+	if (url != NULL && (copy = strdup(url)) == NULL)
+		return -ENOMEM;
+	free(a->ship_url);
+	a->ship_url = copy;
+	if (url == NULL) {
+		fprintf(stderr, SD_WARNING "no collector URL ([Collector] URL "
+		    "or the policy's [reporting] collector): events stay in "
 		    "the spool\n");
 		return 0;
 	}
+	fprintf(stderr, SD_INFO "shipping events to %s%s\n", url,
+	    a->cfg.url != NULL ? "" : " (the policy's collector)");
 	return ship_start(&sc, a->spool, &a->shipper);
+}
+
+static bool
+same_url(const char *x, const char *y)
+{
+	return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
 }
 
 static int
@@ -559,13 +589,14 @@ reload(struct agent *a, int argc, char **argv)
 	}
 	agent_config_clear(&a->cfg);
 	a->cfg = fresh;
-	if (ship_changed) {
+	(void)agent_event(a, MG_EV_AGENT_RELOADED, NULL, 0);
+	load_policy(a);
+	/* The policy's collector may have changed with the policy. */
+	if (ship_changed || !same_url(wanted_url(a), a->ship_url)) {
 		ship_stop(a->shipper, 0);
 		a->shipper = NULL;
 		(void)start_shipper(a);
 	}
-	(void)agent_event(a, MG_EV_AGENT_RELOADED, NULL, 0);
-	load_policy(a);
 	/* StateInterval may have changed: it counts from the last event. */
 	a->st.next_ms = a->cfg.state_s > 0 ? a->st.last_ms +
 	    (int64_t)a->cfg.state_s * 1000 : 0;
@@ -677,6 +708,8 @@ stop(struct agent *a)
 	field(&f, MG_F_REASON, "stopped by signal");
 	(void)agent_event(a, MG_EV_AGENT_STOPPED, &f, 1);
 	ship_stop(a->shipper, DRAIN_MS);
+	free(a->ship_url);
+	a->ship_url = NULL;
 	while (a->n_clients > 0)
 		intake_close_client(a, 0);
 	if (a->listen_fd >= 0) {

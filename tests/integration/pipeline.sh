@@ -228,5 +228,28 @@ check "hostname mismatch: the agent refuses the collector, with a log line" \
 check "hostname mismatch: nothing acknowledged" [ "$(acked_seq)" -lt "$(head_seq)" ]
 stop_agent
 stop_collector
+# --- 6. no [Collector] URL: the policy's [reporting] collector ------------
+rm -rf "$tmp/spool" "$tmp/drop" "$db"
+: >"$tmp/collector.log"
+start_collector
+sed "s|^\[reporting\]\$|[reporting]\ncollector = https://localhost:$port/|" \
+    "$src/policy/mynumber-terminal.conf" >"$tmp/policy-collector.conf"
+: >"$tmp/agent.log"
+"$agent_bin" --config "$tmp/agent.conf" --spool "$tmp/spool" --socket "$sock" \
+    --drop-dir "$tmp/drop" --ca "$pki/ca.pem" --cert "$pki/zeimu-pc01.pem" \
+    --key "$pki/zeimu-pc01.key" --policy "$tmp/policy-collector.conf" \
+    >>"$tmp/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
+"$cli" event send --socket "$sock" --drop-dir "$tmp/drop" --message "via policy" >/dev/null
+check "the policy's collector: drained" drained
+check "the policy's collector: the event stored and verified" [ "$(q "select count(*) \
+    from events where verified=1 and body like '%via policy%'")" = 1 ]
+check "the policy's collector: named in the log and in status" sh -c \
+    "grep -q \"shipping events to https://localhost:$port/ (the policy's collector)\" \
+    '$tmp/agent.log' && '$cli' status --socket '$sock' | \
+    grep -q 'collector: https://localhost:$port/'"
+stop_agent
+stop_collector
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
