@@ -15,14 +15,21 @@
 #                  "host": the guest's / is the host's / (9p, read-only) under a tmpfs
 #                  overlay (initramfs-hostroot.sh, then hostroot-init.sh); the guest sees every
 #                  host binary and the build tree at the same paths.
+#                  "debian": the guest's / is VM_DEBROOT (a tools/vm/debroot.sh tree, 9p,
+#                  read-only) under a tmpfs overlay, with the extracted kernel's modules
+#                  (9p, read-only) at /lib/modules/<kver>; systemd is PID 1 and starts
+#                  vm-guestd.service (guestd.py). Every boot starts from the same tree.
 # Host mode only:
 #   VM_SCRIPT      guest script path as the guest sees it (default /mnt/host/guest.sh)
 #   VM_MODULES     comma-separated modules loaded before the script (default: see
 #                  hostroot-init.sh)
+# Host and debian modes:
 #   VM_CMD_SOCKET  also create a virtio-serial port named org.mynaguard.cmd whose host end
 #                  is this unix socket (QEMU listens; see guestd.py and vmctl.py)
 #   VM_MEM         guest memory in MiB (default 1024), VM_SMP CPUs (default 1)
 #   VM_MULTIDEVS   9p multidevs= for the host root (default remap)
+# Debian mode only:
+#   VM_DEBROOT     the root tree (required; tools/vm/debroot.sh prints it)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:?usage: run.sh OUTDIR SHAREDIR QMP_SOCKET}
@@ -52,16 +59,33 @@ host)
     append+=" ${KERNEL_APPEND:-}"
     # -nodefaults: no VGA, no IDE CD-ROM (it would be sr0), no floppy or parallel port.
     mode_args=(-nodefaults -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=${VM_MULTIDEVS:-remap}")
-    if [ -n "${VM_CMD_SOCKET:-}" ]; then
-        # shellcheck disable=SC2054  # the commas belong to QEMU option values
-        mode_args+=(-device virtio-serial-pci,id=vser
-            -chardev "socket,id=mgcmd,path=$VM_CMD_SOCKET,server=on,wait=off"
-            -device virtserialport,bus=vser.0,chardev=mgcmd,name=org.mynaguard.cmd)
-    fi
+    ;;
+debian)
+    initrd=$OUT/initrd-hostroot.cpio.gz
+    mem=${VM_MEM:-1024}
+    kver=$(cat "$OUT/kver")
+    moddir=$(cd "$OUT/kernel/lib/modules/$kver" && pwd -P)
+    root=${VM_DEBROOT:?run: VM_ROOTFS=debian needs VM_DEBROOT (tools/vm/debroot.sh prints it)}
+    [ -f "$root/.mynaguard-debroot" ] || { echo "run: $root is not a finished debroot.sh tree" >&2; exit 1; }
+    case "$root$moddir" in
+    *,*) echo "run: VM_DEBROOT and the cache path must not contain commas" >&2; exit 1 ;;
+    esac
+    append="console=ttyS0 panic=-1 mg.lower=debroot mg.modtag=kmod mg.init=/lib/systemd/systemd mg.exec=1"
+    append+=" ${KERNEL_APPEND:-}"
+    # shellcheck disable=SC2054  # the commas belong to QEMU option values
+    mode_args=(-nodefaults
+        -virtfs "local,path=$root,mount_tag=debroot,security_model=none,readonly=on,multidevs=${VM_MULTIDEVS:-remap}"
+        -virtfs "local,path=$moddir,mount_tag=kmod,security_model=none,readonly=on")
     ;;
 *)
-    echo "run: VM_ROOTFS must be busybox or host" >&2; exit 1 ;;
+    echo "run: VM_ROOTFS must be busybox, host or debian" >&2; exit 1 ;;
 esac
+if [ "$mode" != busybox ] && [ -n "${VM_CMD_SOCKET:-}" ]; then
+    # shellcheck disable=SC2054  # the commas belong to QEMU option values
+    mode_args+=(-device virtio-serial-pci,id=vser
+        -chardev "socket,id=mgcmd,path=$VM_CMD_SOCKET,server=on,wait=off"
+        -device virtserialport,bus=vser.0,chardev=mgcmd,name=org.mynaguard.cmd)
+fi
 if [ ! -e "$OUT/vmlinuz" ] || [ ! -e "$initrd" ]; then
     echo "run: run prepare.sh $OUT first" >&2; exit 1
 fi

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""Host side of a host-root VM (run.sh VM_ROOTFS=host) with a command channel.
+"""Host side of a host-root VM (run.sh VM_ROOTFS=host) or of a fresh Debian root under
+systemd (VM_ROOTFS=debian, a tools/vm/debroot.sh tree) with a command channel.
 
 As a module:
     vm = vmctl.VM(cache, workdir, kernel_append="usbcore.authorized_default=0",
                   qemu_args=["-device", "sdhci-pci", ...])
+    # or vmctl.VM(cache, workdir, rootfs="debian", debroot=DIR): systemd is PID 1 and
+    # starts guestd (vm-guestd.service); stop() powers off through systemd.
     try:
         vm.start()                      # boots, waits until guestd.py answers
         r = vm.sh("cat /proc/uptime")   # r.rc, r.out (str), r.out_bytes, r.err, r.timed_out
@@ -13,8 +16,11 @@ As a module:
         vm.stop()                       # always: asks the guest to power off, else kills QEMU
 
 As a command (for poking at the guest by hand):
-    vmctl.py [--append "k=v ..."] [--cache DIR] [--keep] -- 'shell command' ['command' ...]
-runs each command in one booted guest, prints its output and exit status.
+    vmctl.py [--append "k=v ..."] [--cache DIR] [--keep] [--rootfs debian [--debroot DIR]]
+             -- 'shell command' ['command' ...]
+runs each command in one booted guest, prints its output and exit status. With
+--rootfs debian and no --debroot (or VM_DEBROOT), tools/vm/debroot.sh makes or finds the
+cached root.
 
 workdir holds qmp.sock, cmd.sock, qemu.pid, console.log and share/ (the guest's /mnt/host;
 share= puts it elsewhere). guest.sh in the share is overwritten.
@@ -48,7 +54,12 @@ class Result:
 
 class VM:
     def __init__(self, cache, workdir, kernel_append="", qemu_args=(), modules=None,
-                 smp=None, mem=None, share=None):
+                 smp=None, mem=None, share=None, rootfs="host", debroot=None):
+        if rootfs not in ("host", "debian"):
+            raise ValueError(f"rootfs must be host or debian, not {rootfs!r}")
+        if rootfs == "debian" and not debroot:
+            raise ValueError("rootfs debian needs debroot (tools/vm/debroot.sh prints it)")
+        self.rootfs, self.debroot = rootfs, debroot
         self.cache = cache
         self.workdir = workdir
         self.share = share or os.path.join(workdir, "share")
@@ -71,10 +82,13 @@ class VM:
     def start(self, timeout=180.0):
         os.makedirs(self.workdir, exist_ok=True)
         os.makedirs(self.share, exist_ok=True)
-        with open(os.path.join(self.share, "guest.sh"), "w") as f:
-            f.write(f"exec python3 {HERE}/guestd.py\n")
-        env = dict(os.environ, VM_ROOTFS="host", VM_CMD_SOCKET=self.cmd_path,
+        env = dict(os.environ, VM_ROOTFS=self.rootfs, VM_CMD_SOCKET=self.cmd_path,
                    KERNEL_APPEND=self.kernel_append)
+        if self.rootfs == "host":
+            with open(os.path.join(self.share, "guest.sh"), "w") as f:
+                f.write(f"exec python3 {HERE}/guestd.py\n")
+        else:
+            env["VM_DEBROOT"] = self.debroot
         env.pop("QEMU_EXTRA", None)
         if self.modules is not None:
             env["VM_MODULES"] = ",".join(self.modules)
@@ -110,7 +124,8 @@ class VM:
             raise GuestError(f"QEMU exited with status {self.proc.returncode}")
 
     def stop(self, timeout=20.0):
-        """Power the guest off (guestd exits, hostroot-init powers off); kill QEMU if needed."""
+        """Power the guest off (guestd exits; hostroot-init, or systemd through the unit's
+        SuccessAction=, powers off); kill QEMU if needed."""
         if self.proc is None:
             return
         try:
@@ -192,10 +207,20 @@ def main():
     p.add_argument("--append", default="")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--rootfs", choices=("host", "debian"), default="host")
+    p.add_argument("--debroot", default=os.environ.get("VM_DEBROOT"),
+                   help="debian mode: the root tree (default: tools/vm/debroot.sh's)")
     p.add_argument("commands", nargs="+")
     a = p.parse_args()
+    if a.rootfs == "debian" and not a.debroot:
+        r = subprocess.run([os.path.join(HERE, "debroot.sh")], stdout=subprocess.PIPE,
+                           text=True, env=dict(os.environ, VM_CACHE=a.cache))
+        if r.returncode != 0 or not r.stdout.strip():
+            print("vmctl: debroot.sh failed", file=sys.stderr)
+            return 1
+        a.debroot = r.stdout.strip().splitlines()[-1]
     wd = tempfile.mkdtemp(prefix="mynaguard-vmctl.")
-    vm = VM(a.cache, wd, kernel_append=a.append)
+    vm = VM(a.cache, wd, kernel_append=a.append, rootfs=a.rootfs, debroot=a.debroot)
     rc = 0
     try:
         vm.start()
