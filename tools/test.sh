@@ -32,7 +32,8 @@ packages=(build-essential cmake ninja-build pkg-config clang
 	qemu-system-x86 busybox-static cpio kmod zstd xz-utils
 	libcbor-dev libpam0g-dev libpam-wrapper libpamtest0-dev pamtester
 	libpam-u2f gettext locales fido2-tools
-	chromium libnss3-tools fonts-ipafont-gothic jq)
+	chromium libnss3-tools fonts-ipafont-gothic jq
+	debhelper dpkg-dev pkgconf lintian debootstrap man-db)
 # The review page's test drives Chromium with puppeteer-core (npm): Debian's
 # nodejs and npm, unless a node with npm is installed already (NodeSource's
 # nodejs conflicts with Debian's npm package).
@@ -97,6 +98,23 @@ step_vm() {
 	tests/vm/run-e2e.sh "$root/build-gcc"
 }
 
+# The Debian packages (packaging/debian), built from a clean copy of the
+# tree; lintian must report no error and no warning.
+step_pkg() {
+	tools/pkg/build.sh "$root/build-pkg" --lintian
+}
+
+# The units' sandbox beside Debian's usbguard.service: no more exposed.
+step_units() {
+	bench/units/run.sh "$root/build-gcc"
+}
+
+# Install, upgrade and purge of those packages on a fresh Debian 12 root
+# booted under systemd in the VM (tests/pkg/README.md).
+step_pkgtest() {
+	tests/pkg/run.sh "$root/build-pkg"
+}
+
 step_cppcheck() {
 	tools/ci/cppcheck.sh build-gcc
 }
@@ -151,7 +169,7 @@ step_fuzz() {
 }
 
 # --- driver -----------------------------------------------------------------
-steps=(deps checksrc gcc vm asan cppcheck complexity fuzz)
+steps=(deps checksrc gcc vm pkg units pkgtest asan cppcheck complexity fuzz)
 results=()
 durations=()
 npass=0
