@@ -595,7 +595,7 @@ mount_violation(struct agent *a, const struct dev_entry *e, char *target)
 static void
 check_mount(struct agent *a, char *line)
 {
-	char *f[6], *t, *p = line, disk[DEVPATH_MAX], *sb = NULL;
+	char *f[6] = { NULL }, *t, *p = line, disk[DEVPATH_MAX], *sb = NULL;
 	const struct dev_entry *e;
 	unsigned maj, min;
 	int i;
@@ -616,7 +616,7 @@ check_mount(struct agent *a, char *line)
 	 * writable for everyone else.  A read-only remount below changes the
 	 * superblock, so it reaches every namespace.
 	 */
-	if (sb == NULL || !opt_rw(sb) ||
+	if (i != 6 || sb == NULL || !opt_rw(sb) ||
 	    sscanf(f[2], "%u:%u", &maj, &min) != 2 || maj == 0)
 		return;
 	if (disk_of(maj, min, disk, sizeof(disk)) < 0)
