@@ -366,6 +366,19 @@ def stick_readonly(c, dev_id, serial, what):
     r = c.g(f"udevadm info -q property /dev/{d['name']} | grep -E '^MYNAGUARD_' ; "
             f"journalctl --no-pager -q -u mynaguard-agent -o cat | grep -F {serial} | tail -n 2")
     s.info(f"{serial}: {one_line(r.out) or 'no MYNAGUARD_ udev property, no agent log line'}")
+    # The agent itself, inside its sandbox, set the flag too (not only the udev helper):
+    # its unit's DeviceAllow= must cover a disk whose driver loaded after it started.
+    dev = d["name"]
+    line = ""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not line:
+        r = c.g(f"journalctl --no-pager -q -u mynaguard-agent -o cat | "
+                f"grep -F '/dev/{dev}: ' | grep -F {serial} | tail -n 1")
+        line = r.out.strip()
+        if not line:
+            time.sleep(0.5)
+    s.check(f"{what}: the agent made /dev/{dev} read-only from inside its sandbox",
+            line.endswith(f"/dev/{dev} read-only"), one_line(line) or "no agent log line")
     c.unplug(dev_id)
     c.g("udevadm settle -t 20")
 
