@@ -21,6 +21,10 @@ struct pmod_creds;
 int cli_policy_load(const char *file, unsigned flags,
     struct pol_policy **ret);
 
+/* bundle.c: mynaguard policy sign | verify (signed policy bundles). */
+int cmd_policy_sign(int argc, char **argv);
+int cmd_policy_verify(int argc, char **argv);
+
 /* agentctl.c */
 int cmd_event_send(int argc, char **argv);
 int cmd_status(int argc, char **argv);

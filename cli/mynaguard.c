@@ -4,6 +4,7 @@
  *   mynaguard policy check FILE...       exit 0 when every FILE is valid
  *   mynaguard policy show [--ascii] FILE  print the normalized policy
  *   mynaguard policy test FILE DEVICE...  what the policy decides for them
+ *   mynaguard policy sign|verify          signed policy bundles
  *   mynaguard event send [--message M]    a test event through the agent
  *   mynaguard status                      the agent's spool and collector
  *   mynaguard spool show [DIR]            the signed records not yet sent
@@ -28,6 +29,9 @@ static const char usage[] =
     "       mynaguard policy show [--ascii] [--rules] FILE\n"
     "       mynaguard policy test [--user U] [--group G]... [--time HH:MM]\n"
     "                             FILE DEVICE...\n"
+    "       mynaguard policy sign FILE --group G --version N [--credentials F]\n"
+    "                      --key KEY --cert CERT -o OUT [--force]\n"
+    "       mynaguard policy verify BUNDLE --cert CERT [--json]\n"
     "       mynaguard event send [--message TEXT] [--user NAME] [--critical]\n"
     "                            [--socket PATH] [--drop-dir DIR]\n"
     "       mynaguard status [--json] [--socket PATH]\n"
@@ -56,6 +60,7 @@ static const char usage[] =
     "    --user U    the user logged in at the seat (none by default)\n"
     "    --group G   a group of that user (repeatable)\n"
     "    --time T    local time HH:MM for localtime() (default: now)\n"
+    "  policy sign, verify  signed bundles (docs/policy-bundles.md)\n"
     "  spool show    list the records in the agent's spool (read-only;\n"
     "                DIR defaults to /var/lib/mynaguard/spool) with their\n"
     "                chain status\n"
@@ -353,6 +358,8 @@ static const struct command {
 	{ "policy", "check", cmd_check, false },
 	{ "policy", "show", cmd_show, false },
 	{ "policy", "test", cmd_test, false },
+	{ "policy", "sign", cmd_policy_sign, true },
+	{ "policy", "verify", cmd_policy_verify, true },
 };
 
 static int

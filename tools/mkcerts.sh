@@ -13,6 +13,8 @@
 #   tools/mkcerts.sh server DIR NAME [SAN...]    collector: DIR/NAME.{key,pem}
 #   tools/mkcerts.sh terminal DIR AGENT_ID       terminal:  DIR/AGENT_ID.{key,pem}
 #   tools/mkcerts.sh reviewer DIR NAME           reviewer:  DIR/NAME.{key,pem}
+#   tools/mkcerts.sh policy-signer DIR NAME      policy signing (offline key,
+#                                                never TLS): DIR/NAME.{key,pem}
 # Test only (for the TLS refusal tests):
 #   tools/mkcerts.sh expired DIR AGENT_ID        DIR/AGENT_ID-expired.{key,pem}
 #   tools/mkcerts.sh wrongca DIR AGENT_ID        DIR/wrongca/ca.{key,pem} and
@@ -25,9 +27,11 @@
 #
 # Subjects: the CA is /O=ORG/OU=mynaguard/CN=CA_CN; issued certificates are
 # /O=ORG/OU=ROLE/CN=NAME where ORG is copied from the CA and ROLE is
-# "terminal", "reviewer" or "collector".  A collector accepts events only
+# "terminal", "reviewer", "collector" or "policy-signer".  A collector accepts events only
 # from OU=terminal certificates, whose CN is the agent id, and review access
-# only from OU=reviewer ones.  ORG and CA_CN are set when the CA is made:
+# only from OU=reviewer ones.  A policy-signer certificate has extended key
+# usage codeSigning only, so no TLS peer accepts it; the agents pin it to
+# verify signed policy bundles (docs/policy-bundles.md).  ORG and CA_CN are set when the CA is made:
 #   MKCERTS_ORG    default "Town of Example"
 #   MKCERTS_CA_CN  default "Example Town mynaguard CA"
 #
@@ -205,6 +209,10 @@ ext_leaf() {
 		if [ "$1" = server ]; then
 			echo "extendedKeyUsage = serverAuth"
 			echo "subjectAltName = $2"
+		elif [ "$1" = policy-signer ]; then
+			# Critical, and no TLS purpose: TLS code that checks
+			# the purpose (OpenSSL, GnuTLS) refuses it.
+			echo "extendedKeyUsage = critical, codeSigning"
 		else
 			echo "extendedKeyUsage = clientAuth"
 		fi
@@ -222,6 +230,7 @@ issue() {
 	local start=${7:-} end=${8:-} ou org purpose
 	case $role in
 	server) ou=collector purpose=sslserver ;;
+	policy-signer) ou=$role purpose=any ;;	# 3.0 has no codeSigning purpose
 	*) ou=$role purpose=sslclient ;;
 	esac
 	no_clobber "$outdir/$base.key" "$outdir/$base.pem"
@@ -277,6 +286,9 @@ issue() {
 		[ "$role" = server ] && check+=(-verify_hostname "$cn")
 		run openssl verify -x509_strict "${check[@]}" \
 		    -CAfile "$cadir/ca.pem" "$tmp/$base.pem"
+		if [ "$role" = policy-signer ]; then
+			not_tls "$cadir/ca.pem" "$tmp/$base.pem"
+		fi
 	else
 		# Expired on purpose: chain and signature must still be
 		# right, and it must really be expired.
@@ -296,6 +308,17 @@ issue() {
 	install_file "$tmp/$base.pem" "$outdir/$base.pem" 0644
 	describe_key "$outdir/$base.key"
 	describe_cert "$outdir/$base.pem"
+}
+
+# not_tls CA CERT: a policy-signing certificate must fail both TLS purposes.
+not_tls() {
+	local p
+	for p in sslclient sslserver; do
+		if openssl verify -x509_strict -purpose "$p" -CAfile "$1" \
+		    "$2" >/dev/null 2>&1; then
+			die "$2: a policy-signing certificate passes as $p"
+		fi
+	done
 }
 
 # server_san NAME [SAN...]: the subjectAltName value for a server.
@@ -363,13 +386,13 @@ server | server-wrongname)
 	begin "$dir"
 	issue "$dir" "$dir" "$name" server "$name" "$san"
 	;;
-terminal | reviewer | expired | wrongca)
+terminal | reviewer | policy-signer | expired | wrongca)
 	[ $# -eq 1 ] || usage
 	id=$1
 	valid_id "$id" || die "$id: not a valid agent id (1-64 characters" \
 	    "of A-Z a-z 0-9 . _ -, not starting with . or -)"
 	case $cmd in
-	terminal | reviewer)
+	terminal | reviewer | policy-signer)
 		need_ca "$dir"
 		begin "$dir"
 		issue "$dir" "$dir" "$id" "$cmd" "$id" ""
