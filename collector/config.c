@@ -22,6 +22,7 @@
 #define MAX_BODY_MAX (64u * 1024u * 1024u)
 #define TIMEOUT_MAX 3600u
 #define REVIEW "Review"
+#define POLICY "Policy"
 #define SILENT_AFTER_MAX (3650u * 86400u)
 
 typedef int parse_fn(const char *value, void *field, struct coll_diag *d);
@@ -202,6 +203,8 @@ static const struct keyword keywords[] = {
 	    offsetof(struct coll_config, timeout) },
 	{ REVIEW, "SilentAfter", parse_duration,
 	    offsetof(struct coll_config, silent_after) },
+	{ POLICY, "SigningCertificate", parse_path,
+	    offsetof(struct coll_config, signing_cert) },
 };
 
 static const struct keyword *
@@ -243,6 +246,7 @@ coll_config_clear(struct coll_config *c)
 	free(c->key);
 	free(c->ca);
 	free(c->database);
+	free(c->signing_cert);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -251,9 +255,9 @@ static int
 config_copy(struct coll_config *dst, const struct coll_config *src)
 {
 	char **d[] = { &dst->listen, &dst->certificate, &dst->key, &dst->ca,
-		&dst->database };
+		&dst->database, &dst->signing_cert };
 	char *const s[] = { src->listen, src->certificate, src->key, src->ca,
-		src->database };
+		src->database, src->signing_cert };
 	size_t i;
 
 	*dst = *src;
@@ -285,7 +289,7 @@ coll_config_set(struct coll_config *c, const char *key, const char *value,
 struct walk {
 	struct coll_config *c;
 	const char *section; /* the current one, from keywords[] */
-	uint32_t sections;   /* bit 0: [Collector], bit 1: [Review] */
+	uint32_t sections;   /* bit 0: [Collector], 1: [Review], 2: [Policy] */
 	uint32_t seen;
 	struct coll_diag *d;
 };
@@ -293,7 +297,7 @@ struct walk {
 static int
 on_section(struct walk *w, const char *name)
 {
-	static const char *const names[] = { SECTION, REVIEW };
+	static const char *const names[] = { SECTION, REVIEW, POLICY };
 	size_t i;
 
 	for (i = 0; i < MG_ELEMENTSOF(names); i++) {
@@ -307,7 +311,8 @@ on_section(struct walk *w, const char *name)
 		return 0;
 	}
 	return diag(w->d, -EBADMSG,
-	    "unknown section [%s] (only [" SECTION "] and [" REVIEW "])",
+	    "unknown section [%s] (only [" SECTION "], [" REVIEW "] and ["
+	    POLICY "])",
 	    name);
 }
 

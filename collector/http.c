@@ -9,6 +9,7 @@
  *   POST /v1/events   terminal certificates only; body = records
  *   GET  /v1/review/  reviewer certificates only (review.c)
  *   GET  /review/     reviewer certificates only: the web page (web.c)
+ *   GET  /v1/policy/bundle  terminal certificates only (policy_api.c)
  *
  * The daemon itself is started and stopped in server.c.
  */
@@ -32,6 +33,7 @@
 #define ANSWER_MAX 512u
 #define REVIEW_PREFIX "/v1/review/"
 #define WEB_PREFIX "/review/"
+#define POLICY_URL "/v1/policy/bundle"
 
 /* Per POST /v1/events. */
 struct req {
@@ -275,6 +277,15 @@ on_headers(struct coll_server *srv, struct MHD_Connection *conn,
 	    strncmp(url, WEB_PREFIX, strlen(WEB_PREFIX)) == 0 ||
 	    strcmp(url, "/review") == 0)
 		return begin_review(srv, conn, url, method, &p, peer, con_cls);
+	if (strcmp(url, POLICY_URL) == 0) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+		    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return answer_now(conn, con_cls,
+			    MHD_HTTP_METHOD_NOT_ALLOWED, "error",
+			    "method not allowed", "GET, HEAD");
+		*con_cls = &answered;
+		return coll_policy_request(srv, conn, &p, peer);
+	}
 	if (strcmp(url, "/v1/events") == 0) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return answer_now(conn, con_cls,

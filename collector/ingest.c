@@ -221,6 +221,12 @@ coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
 		    coll_store_errmsg(st));
 		r = 0;	/* the records are stored: acknowledge them */
 	}
+	if ((r = coll_policy_events(st, mg_verifier_agent_id(v), d.items, d.n)) <
+	    0) {
+		coll_log_errno(LOG_ERR, r, "cannot store the policy state of "
+		    "%s: %s", mg_verifier_agent_id(v), coll_store_errmsg(st));
+		r = 0;	/* the records are stored: acknowledge them */
+	}
 	res->status = d.bad != NULL ? 400 : 200;
 	res->error = d.bad;
 	res->offset = d.bad_offset;

@@ -130,6 +130,12 @@ int coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
     const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
     int64_t now_ns, struct coll_result *res);
 
+/* policy_state.c: after coll_chain_apply(), the policy version each
+ * stored, verified policy-loaded record reports in force (newest by seq);
+ * idempotent for records sent again. */
+int coll_policy_events(struct coll_store *st, const char *agent,
+    const struct coll_item *items, size_t n);
+
 /* ---- tls.c: the peer ----------------------------------------------------- */
 
 enum coll_role {
@@ -175,6 +181,10 @@ struct coll_conn {
 /* review.c: answer GET/HEAD url (under /v1/review/) of a reviewer. */
 enum MHD_Result coll_review_request(
     struct coll_server *srv, struct MHD_Connection *conn, const char *url);
+
+/* policy_api.c: answer GET/HEAD /v1/policy/bundle of a terminal. */
+enum MHD_Result coll_policy_request(struct coll_server *srv,
+    struct MHD_Connection *conn, const struct coll_peer *p, const char *peer);
 
 /* "addr:port" or "[addr]:port" of an MHD_Connection. */
 void coll_http_peer(void *connection, char *out, size_t len);

@@ -87,6 +87,10 @@ usage(FILE *f)
 	    "       mynaguard-collector alerts [--config FILE] "
 	    "[--database PATH]\n"
 	    "           [--limit N] [--agent ID]\n"
+	    "       mynaguard-collector policy publish [--config FILE] "
+	    "[--database PATH] BUNDLE\n"
+	    "       mynaguard-collector policy list [--config FILE] "
+	    "[--database PATH]\n"
 	    "Default configuration: " COLL_CONFIG_PATH "\n");
 }
 
@@ -317,6 +321,8 @@ main(int argc, char **argv)
 	    (strcmp(argv[1], "events") == 0 || strcmp(argv[1], "alerts") == 0);
 	int r;
 
+	if (argc > 1 && strcmp(argv[1], "policy") == 0)
+		return coll_policy_main(argc - 1, argv + 1);
 	r = view ? parse_args(argc - 1, argv + 1, true) :
 		   parse_args(argc, argv, false);
 	if (r != 0) {

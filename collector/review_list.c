@@ -227,8 +227,13 @@ coll_review_alerts(struct coll_server *srv, struct MHD_Connection *conn)
 
 /* ---- terminals ------------------------------------------------------------ */
 
+/* With the policy bundle state (issue 8): the group the terminal fetches,
+ * the version its events report in force, the group's latest. */
 static const char agents_sql[] =
-    "SELECT agent_id, last_seen, next_seq FROM agents ORDER BY agent_id";
+    "SELECT a.agent_id, a.last_seen, a.next_seq, p.grp, p.version,"
+    " (SELECT max(version) FROM policy_bundles b WHERE b.grp = p.grp)"
+    " FROM agents a LEFT JOIN policy_terminals p USING(agent_id)"
+    " ORDER BY a.agent_id";
 /* The newest agent-state event (events_action, then by seq). */
 static const char state_sql[] =
     "SELECT t_wall_ns, json_extract(body, '$.mynaguard.policy.version'),"
@@ -273,6 +278,26 @@ agent_state(sqlite3 *db, const char *agent, struct jw *w)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : coll_store_errno(rc);
 }
 
+/* policy_lagging: a published bundle the terminal does not report in
+ * force (below the latest, or no report at all). */
+static void
+policy_fields(struct jw *w, sqlite3_stmt *s)
+{
+	bool has_latest = sqlite3_column_type(s, 5) != SQLITE_NULL;
+
+	jw_key(w, "policy_group");
+	if (sqlite3_column_type(s, 3) == SQLITE_NULL)
+		null_value(w);
+	else
+		jw_str(w, (const char *)sqlite3_column_text(s, 3));
+	int_or_null(w, "policy_version", s, 4);
+	int_or_null(w, "policy_latest", s, 5);
+	jw_key(w, "policy_lagging");
+	jw_bool(w, has_latest &&
+	    (sqlite3_column_type(s, 4) == SQLITE_NULL ||
+		sqlite3_column_int64(s, 4) < sqlite3_column_int64(s, 5)));
+}
+
 static int
 terminals(struct coll_server *srv, struct jw *w)
 {
@@ -294,6 +319,7 @@ terminals(struct coll_server *srv, struct jw *w)
 		jw_i64(w, sqlite3_column_int64(s, 2));
 		jw_key(w, "silent");
 		jw_bool(w, sqlite3_column_int64(s, 1) < limit);
+		policy_fields(w, s);
 		r = agent_state(db, agent, w);
 		jw_object_end(w);
 	}

@@ -120,6 +120,12 @@ static const char state_sql[] =
     " json_extract(body, '$.mynaguard.state.usb_default'),"
     " json_extract(body, '$.mynaguard.state.removable_writable')" NEWEST(
 	"agent-state");
+/* The signed-bundle state now (issue 8), not limited to the period: the
+ * group, the version the events report in force, the group's latest. */
+static const char bundle_sql[] =
+    "SELECT grp, version,"
+    " (SELECT max(version) FROM policy_bundles b WHERE b.grp = p.grp)"
+    " FROM policy_terminals p WHERE agent_id = ?1";
 static const char users_sql[] =
     "SELECT user_name, sum(action = 'login-succeeded'),"
     " sum(action = 'login-failed'), sum(action = 'login-locked-out'),"
@@ -169,7 +175,7 @@ static const struct {
 struct sum {
 	sqlite3 *db;
 	int64_t since, until, days, now, silent_ns;
-	sqlite3_stmt *policy, *state, *users, *devices, *alerts;
+	sqlite3_stmt *policy, *state, *users, *devices, *alerts, *bundle;
 	struct jw *w;
 };
 
@@ -432,6 +438,37 @@ days_json(const struct sum *m, sqlite3_stmt *s)
 	jw_i64(m->w, quiet);
 }
 
+/* "policy_bundle": {group, version, latest, lagging}, or null. */
+static int
+bundle_json(const struct sum *m, const char *agent)
+{
+	sqlite3_stmt *s = m->bundle;
+	struct jw *w = m->w;
+	int rc;
+
+	sqlite3_reset(s);
+	rc = sqlite3_bind_text(s, 1, agent, -1, SQLITE_STATIC);
+	jw_key(w, "policy_bundle");
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		jw_object(w);
+		jw_key(w, "group");
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+			null_value(w);
+		else
+			jw_str(w, (const char *)sqlite3_column_text(s, 0));
+		int_or_null(w, "version", s, 1);
+		int_or_null(w, "latest", s, 2);
+		jw_key(w, "lagging");
+		jw_bool(w, sqlite3_column_type(s, 2) != SQLITE_NULL &&
+		    (sqlite3_column_type(s, 1) == SQLITE_NULL ||
+			sqlite3_column_int64(s, 1) <
+			    sqlite3_column_int64(s, 2)));
+		jw_object_end(w);
+	} else if (rc == SQLITE_DONE)
+		null_value(w);
+	return step_done(s, rc);
+}
+
 static int
 terminal_json(const struct sum *m, sqlite3_stmt *s)
 {
@@ -457,7 +494,8 @@ terminal_json(const struct sum *m, sqlite3_stmt *s)
 	if ((r = policy_json(m, agent)) == 0 &&
 	    (r = state_json(m, agent)) == 0 &&
 	    (r = users_json(m, agent)) == 0 &&
-	    (r = devices_json(m, agent)) == 0)
+	    (r = devices_json(m, agent)) == 0 &&
+	    (r = bundle_json(m, agent)) == 0)
 		r = alerts_json(m, agent, s);
 	jw_object_end(w);
 	return r;
@@ -480,7 +518,8 @@ terminals(struct sum *m, const char *terminal)
 	    (r = prepare(m->db, state_sql, &m->state)) < 0 ||
 	    (r = prepare(m->db, users_sql, &m->users)) < 0 ||
 	    (r = prepare(m->db, devices_sql, &m->devices)) < 0 ||
-	    (r = prepare(m->db, alerts_sql, &m->alerts)) < 0)
+	    (r = prepare(m->db, alerts_sql, &m->alerts)) < 0 ||
+	    (r = prepare(m->db, bundle_sql, &m->bundle)) < 0)
 		goto out;
 	r = coll_store_errno(sqlite3_bind_int64(s, 1, m->since));
 	if (r == 0)
@@ -501,6 +540,7 @@ out:
 	sqlite3_finalize(m->users);
 	sqlite3_finalize(m->devices);
 	sqlite3_finalize(m->alerts);
+	sqlite3_finalize(m->bundle);
 	return r;
 }
 

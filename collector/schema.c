@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define SCHEMA_OLDEST 1 /* the oldest version this program reads */
 
 static const char schema_v1[] =
@@ -105,6 +105,43 @@ static const char upgrade_v2[] =
     " PRIMARY KEY(agent_id, key_id));"
     "PRAGMA user_version = 2;";
 
+/*
+ * v2 -> v3, central signed policy (issue 8, docs/policy-bundles.md): the
+ * bundles the administrator published, exactly as signed (the collector
+ * cannot make one: it stores and serves them), and per terminal the group
+ * it fetches and the version its signed events say is in force.  The
+ * version in force is filled from the policy events already stored.
+ */
+static const char upgrade_v3[] =
+    "CREATE TABLE policy_bundles("
+    " grp TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " bundle BLOB NOT NULL,"
+    " sha256 TEXT NOT NULL,"
+    " policy_sha256 TEXT NOT NULL,"
+    " credentials_sha256 TEXT,"
+    " signer TEXT NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " published_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(grp, version));"
+    "CREATE TABLE policy_terminals("
+    " agent_id TEXT PRIMARY KEY,"
+    " grp TEXT,"
+    " fetched_ns INTEGER,"
+    " fetched_version INTEGER,"
+    " version INTEGER,"
+    " policy_hash TEXT,"
+    " reported_action TEXT,"
+    " reported_seq INTEGER,"
+    " reported_ns INTEGER);"
+    "INSERT INTO policy_terminals(agent_id, version, policy_hash,"
+    " reported_action, reported_seq, reported_ns)"
+    " SELECT agent_id, json_extract(body, '$.mynaguard.policy.version'),"
+    " json_extract(body, '$.mynaguard.policy.hash'), action, max(seq),"
+    " t_wall_ns FROM events WHERE action = 'policy-loaded' AND verified"
+    " GROUP BY agent_id;"
+    "PRAGMA user_version = 3;";
+
 static int
 user_version(sqlite3 *db, int *ret)
 {
@@ -163,6 +200,9 @@ coll_schema_apply(sqlite3 *db, const char **ret_why)
 	if (r == 0 && v < 2)
 		r = coll_store_errno(
 		    sqlite3_exec(db, upgrade_v2, NULL, NULL, NULL));
+	if (r == 0 && v < 3)
+		r = coll_store_errno(
+		    sqlite3_exec(db, upgrade_v3, NULL, NULL, NULL));
 	if (r == 0)
 		r = coll_store_errno(
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));

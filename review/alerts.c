@@ -16,10 +16,14 @@ static const char *const alert_head[] = { "ID", "日時", "日時(UTC)", "端末
 static const size_t alert_map[] = { 0, 1, 3, 4, 5, 6, 7, 8 };
 static const size_t alert_max[] = { 10, 19, 24, 18, 6, 24, 8, 70 };
 
+/* ポリシー版: agent-state's; 適用版: the version the terminal's policy
+ * events report in force, 最新版: its group's latest published bundle
+ * (issue 8).  New columns go last, so CSV columns keep their places. */
 static const char *const term_head[] = { "端末", "最終接続", "最終接続(UTC)",
-	"次の連番", "無通信", "ポリシー版", "ポリシー不一致" };
-static const size_t term_map[] = { 0, 1, 3, 4, 5, 6 };
-static const size_t term_max[] = { 24, 19, 10, 6, 10, 40 };
+	"次の連番", "無通信", "ポリシー版", "ポリシー不一致", "配布グループ",
+	"適用版", "最新版", "更新遅れ" };
+static const size_t term_map[] = { 0, 1, 3, 4, 5, 7, 8, 9, 10, 6 };
+static const size_t term_max[] = { 24, 19, 10, 6, 10, 16, 10, 10, 8, 40 };
 
 static int
 alert_row(struct rv_out *o, const struct rv_json *al)
@@ -132,8 +136,9 @@ terminal_row(struct rv_out *o, const struct rv_json *t)
 {
 	const struct rv_json *st = rv_json_get(t, "state");
 	const struct rv_json *sil = rv_json_get(t, "silent");
-	const char *c[7];
-	size_t l[7];
+	const struct rv_json *lag = rv_json_get(t, "policy_lagging");
+	const char *c[11];
+	size_t l[11];
 	char local[32];
 
 	c[0] = rv_json_text(t, "agent_id", &l[0]);
@@ -149,6 +154,14 @@ terminal_row(struct rv_out *o, const struct rv_json *t)
 	l[4] = strlen(c[4]);
 	c[5] = rv_json_text(st, "policy_version", &l[5]);
 	c[6] = rv_json_text(st, "mismatch", &l[6]);
+	c[7] = rv_json_text(t, "policy_group", &l[7]);
+	c[8] = rv_json_text(t, "policy_version", &l[8]);
+	c[9] = rv_json_text(t, "policy_latest", &l[9]);
+	c[10] = lag != NULL && lag->str_len == 4 &&
+		memcmp(lag->str, "true", 4) == 0 ?
+	    "はい" :
+	    "";
+	l[10] = strlen(c[10]);
 	return rv_out_row(o, c, l, t->raw, t->raw_len);
 }
 

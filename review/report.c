@@ -231,6 +231,10 @@ read_term(struct rv_report_term *t, const struct rv_json *o, int64_t days,
 	text(t->policy_hash, sizeof(t->policy_hash), o, "policy.hash");
 	t->policy_loaded = count(o, "policy_events.loaded");
 	t->policy_rejected = count(o, "policy_events.rejected");
+	text(t->bundle_group, sizeof(t->bundle_group), o,
+	    "policy_bundle.group");
+	t->bundle_version = num(o, "policy_bundle.version");
+	t->bundle_latest = num(o, "policy_bundle.latest");
 	t->state_reports = count(o, "state_events.reports");
 	t->mismatch_reports = count(o, "state_events.mismatch_reports");
 	t->has_state = st != NULL && st->type == RV_JSON_OBJECT;

@@ -72,6 +72,31 @@ regularity(const struct rv_report_term *t, struct rv_check *c)
 	    t->silent ? "、現在無通信" : "");
 }
 
+/* A published bundle the terminal does not report in force (issue 8). */
+static bool
+bundle_lagging(const struct rv_report_term *t)
+{
+	return t->bundle_latest > 0 && t->bundle_version < t->bundle_latest;
+}
+
+/* "; 配布グループ G: 適用版 N、最新版 M（更新遅れ）", or "". */
+static void
+bundle_text(const struct rv_report_term *t, char *buf, size_t len)
+{
+	char ver[24];
+
+	buf[0] = '\0';
+	if (t->bundle_latest <= 0)
+		return;
+	if (t->bundle_version >= 0)
+		snprintf(ver, sizeof(ver), "%lld", (long long)t->bundle_version);
+	else
+		snprintf(ver, sizeof(ver), "報告なし");
+	snprintf(buf, len, "; 配布グループ %.64s: 適用版 %.20s、最新版 %lld%s",
+	    t->bundle_group, ver, (long long)t->bundle_latest,
+	    bundle_lagging(t) ? "（更新遅れ）" : "");
+}
+
 static void
 policy(const struct rv_report_term *t, struct rv_check *c)
 {
@@ -80,24 +105,28 @@ policy(const struct rv_report_term *t, struct rv_check *c)
 	const char *hash =
 	    t->policy_hash[0] ? t->policy_hash : t->state_policy_hash;
 	enum rv_verdict v = RV_VERDICT_OK;
+	char bundle[RV_REPORT_TEXT / 2];
 
+	bundle_text(t, bundle, sizeof(bundle));
 	if (ver < 0 || t->policy_rejected > 0 || ver < t->latest_version ||
+	    bundle_lagging(t) ||
 	    (t->policy_hash[0] && t->state_policy_hash[0] &&
 		strcmp(t->policy_hash, t->state_policy_hash) != 0))
 		v = RV_VERDICT_CHECK;
 	if (ver < 0) {
-		set(c, v, "期間内にポリシーの読込・状態報告なし、拒否 %lld回",
-		    (long long)t->policy_rejected);
+		set(c, v, "期間内にポリシーの読込・状態報告なし、拒否 %lld回%s",
+		    (long long)t->policy_rejected, bundle);
 		return;
 	}
 	set(c, v,
-	    "版 %lld（最新版 %lld）、ハッシュ %.16s…、読込 %lld回、拒否 %lld回%s",
+	    "版 %lld（最新版 %lld）、ハッシュ %.16s…、読込 %lld回、拒否 %lld回%s%s",
 	    (long long)ver, (long long)t->latest_version, hash,
 	    (long long)t->policy_loaded, (long long)t->policy_rejected,
 	    t->policy_hash[0] && t->state_policy_hash[0] &&
 		    strcmp(t->policy_hash, t->state_policy_hash) != 0 ?
 		"、状態報告のハッシュと異なる" :
-		"");
+		"",
+	    bundle);
 }
 
 static void

@@ -243,6 +243,10 @@ struct rv_report_term {
 	int64_t events, days, days_with_events, quiet_days, quiet_max;
 	int64_t policy_version, state_policy_version, latest_version;
 	char policy_hash[72], state_policy_hash[72];
+	/* Signed bundles (issue 8): the terminal's group ("" none), the
+	 * version its events report in force and the group's latest. */
+	char bundle_group[72];
+	int64_t bundle_version, bundle_latest;
 	int64_t policy_loaded, policy_rejected, state_reports, mismatch_reports;
 	char mismatch[RV_REPORT_TEXT / 2], usb_default[16];
 	int64_t removable_writable;

@@ -301,6 +301,12 @@
 				    t.silent ? 'bad' : '');
 				cell(tr, t.state ? t.state.policy_version : '—',
 				    'num');
+				// The signed bundle in force and its group's
+				// latest (issue 8); red when it lags behind.
+				cell(tr, t.policy_version != null ? t.policy_version : '—',
+				    t.policy_lagging ? 'num bad' : 'num');
+				cell(tr, t.policy_latest != null ? t.policy_latest : '—',
+				    'num');
 				cell(tr, t.state ? t.state.mismatch : '—',
 				    t.state && t.state.mismatch ? 'bad' : '');
 				tbody.appendChild(tr);

@@ -47,6 +47,10 @@ struct coll_config {
 	uint32_t max_body; /* bytes per POST */
 	uint32_t timeout;  /* idle seconds per connection */
 	uint32_t silent_after; /* [Review] seconds before "silent" */
+	/* [Policy] SigningCertificate: the policy-signing certificate (PEM);
+	 * when set, "policy publish" also checks a bundle's signature, as a
+	 * guard against publishing the wrong file.  NULL: structure only. */
+	char *signing_cert;
 };
 
 /* Where a configuration problem is (line 0: not tied to a line). */
@@ -61,7 +65,7 @@ void coll_config_clear(struct coll_config *c);
 
 /*
  * Parse the INI text buf (len bytes) into *c on top of what is there: a
- * [Collector] and a [Review] section of Key=Value lines, '#' or ';' comments.  An unknown
+ * [Collector], a [Review] and a [Policy] section of Key=Value lines, '#' or ';' comments.  An unknown
  * section or key, a duplicate key or a value out of range is an error:
  * -EBADMSG (or -ERANGE) with *diag set; -ENOMEM.  On failure *c is
  * unchanged.
@@ -167,6 +171,76 @@ int coll_view_events(
     struct coll_store *st, FILE *out, const char *agent, unsigned limit);
 int coll_view_alerts(
     struct coll_store *st, FILE *out, const char *agent, unsigned limit);
+
+/* ---- policy_store.c: signed policy bundles (issue 8) -------------------- */
+
+/*
+ * The administrator signs a policy into a bundle offline
+ * (docs/policy-bundles.md); the collector only stores the bytes and serves
+ * them to the terminals of the bundle's group.  It holds no signing key and
+ * cannot make or alter a bundle the terminals would accept.
+ */
+#define COLL_BUNDLE_MAX (8u << 20)  /* = MG_BUNDLE_MAX */
+#define COLL_GROUP_MAX 64u	    /* = MG_BUNDLE_GROUP_MAX */
+#define COLL_SHA256_HEX 65u	    /* 64 hex digits and a NUL */
+
+/* What the publisher read from a bundle (mg_bundle_parse()).  Strings are
+ * NUL-terminated; credentials_sha256 is NULL for a policy-only bundle. */
+struct coll_bundle_info {
+	const char *group;
+	uint64_t version; /* 1..INT64_MAX */
+	int64_t created;  /* the signer's time, seconds */
+	const char *signer;
+	const char *policy_sha256;
+	const char *credentials_sha256;
+};
+
+/* One published bundle as stored. */
+struct coll_bundle_meta {
+	uint64_t version;
+	char sha256[COLL_SHA256_HEX]; /* of the whole bundle, hex */
+	char policy_sha256[COLL_SHA256_HEX];
+	char signer[COLL_SHA256_HEX];
+	int64_t created;
+	int64_t published_ns;
+	size_t len;
+};
+
+/* A group name: 1..64 of [a-z0-9._-], starting with [a-z0-9]. */
+bool coll_policy_group_valid(const char *s, size_t len);
+
+/*
+ * Store bytes (len <= COLL_BUNDLE_MAX) as the newest bundle of in->group.
+ * 0 with *ret filled (sha256 computed here); -ESTALE when in->version is
+ * not greater than the group's latest, with only ret->version set to that
+ * latest; -EINVAL for a bad group, version or hash; -E2BIG; -errno.
+ */
+int coll_policy_publish(struct coll_store *st,
+    const struct coll_bundle_info *in, const void *bytes, size_t len,
+    int64_t now_ns, struct coll_bundle_meta *ret);
+
+/* The group's latest bundle: 1 with *ret, 0 when it has none, -errno. */
+int coll_policy_latest(
+    struct coll_store *st, const char *group, struct coll_bundle_meta *ret);
+
+/*
+ * A terminal (agent, its certificate CN) asks for group's bundle, having
+ * version have (0: none).  Records the group and the time.  1 with the
+ * bundle in *ret_bytes (malloc'd, free() it) and *ret; 0 when have is
+ * already the latest (*ret filled, no bytes); -ENOENT when the group has
+ * no bundle; -EINVAL for a bad group; -errno.
+ */
+int coll_policy_fetch(struct coll_store *st, const char *agent,
+    const char *group, uint64_t have, int64_t now_ns,
+    struct coll_bundle_meta *ret, void **ret_bytes);
+
+/* "mynaguard-collector policy list": the published versions per group,
+ * then per terminal its group, the version in force and the latest. */
+int coll_policy_list(struct coll_store *st, FILE *out);
+
+/* policy_cmd.c, in mynaguard-collector only (it links libmynaguard-bundle):
+ * "policy publish|list"; argv[0] is "policy".  Returns an exit code. */
+int coll_policy_main(int argc, char **argv);
 
 /* ---- server.c, http.c: the HTTPS server -------------------------------- */
 
