@@ -74,16 +74,16 @@ parse_sign_args(int argc, char **argv, struct sign_args *a)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || a->group == NULL || version == NULL ||
-	    a->key == NULL || a->cert == NULL || a->out == NULL)
-		return usage_error("sign needs FILE, --group, --version, "
-		    "--key, --cert and -o");
+	if (optind != argc - 1 || a->group == NULL || a->key == NULL ||
+	    a->cert == NULL || a->out == NULL)
+		return usage_error("sign needs FILE, --group, --key, --cert "
+		    "and -o");
 	a->file = argv[optind];
 	if (!mg_bundle_group_valid(a->group))
 		return usage_error("--group: 1 to 64 characters of a-z 0-9 . "
 		    "_ -, starting with a letter or digit");
-	if ((version[0] == '0') || parse_u64(version, 1,
-	    (uint64_t)MG_BUNDLE_VERSION_MAX, &a->version) < 0)
+	if (version != NULL && ((version[0] == '0') || parse_u64(version, 1,
+	    (uint64_t)MG_BUNDLE_VERSION_MAX, &a->version) < 0))
 		return usage_error("--version: a number from 1 to "
 		    "9223372036854775807");
 	return 0;
@@ -101,9 +101,37 @@ read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return r == -E2BIG ? EXIT_INVALID : EXIT_USAGE;
 }
 
-/* Every checker error as FILE:LINE:COL: message.  0 or EXIT_*. */
+/*
+ * One number names the policy everywhere (the terminals' events, the
+ * review, the report): the bundle's version is the policy's own [policy]
+ * version.  --version may be left out, and must agree when both are given.
+ */
 static int
-check_policy(const char *file, const char *text, size_t len)
+check_version(const char *file, const struct pol_policy *p, uint64_t *version)
+{
+	uint32_t pv = pol_policy_version(p);
+
+	if (*version == 0 && pv == 0) {
+		fprintf(stderr, "%s: no [policy] version, and no --version: the "
+		    "bundle needs a version number\n", file);
+		return EXIT_INVALID;
+	}
+	if (*version != 0 && pv != 0 && *version != pv) {
+		fprintf(stderr, "%s: [policy] version = %" PRIu32 ", but "
+		    "--version %" PRIu64 ": they must be the same number\n",
+		    file, pv, *version);
+		return EXIT_INVALID;
+	}
+	if (*version == 0)
+		*version = pv;
+	return 0;
+}
+
+/* Every checker error as FILE:LINE:COL: message; the version (above).
+ * 0 or EXIT_*. */
+static int
+check_policy(const char *file, const char *text, size_t len,
+    uint64_t *version)
 {
 	struct pol_diags *d = calloc(1, sizeof(*d));
 	struct pol_policy *p = NULL;
@@ -113,7 +141,12 @@ check_policy(const char *file, const char *text, size_t len)
 	if (d == NULL)
 		return usage_error(strerror(ENOMEM));
 	r = pol_policy_parse(text, len, d, &p);
-	pol_policy_free(p);
+	if (r == 0) {
+		r = check_version(file, p, version);
+		pol_policy_free(p);
+		free(d);
+		return r;
+	}
 	for (i = 0; r < 0 && i < d->n; i++)
 		fprintf(stderr, "%s:%u:%u: %s\n", file, d->d[i].line,
 		    d->d[i].col, d->d[i].msg);
@@ -280,7 +313,7 @@ cmd_policy_sign(int argc, char **argv)
 	}
 	if ((code = read_file(a.file, MG_BUNDLE_POLICY_MAX, &policy,
 	    &plen)) != 0 ||
-	    (code = check_policy(a.file, policy, plen)) != 0)
+	    (code = check_policy(a.file, policy, plen, &a.version)) != 0)
 		goto out;
 	if (a.credentials != NULL &&
 	    ((code = read_file(a.credentials, MG_BUNDLE_CREDENTIALS_MAX,

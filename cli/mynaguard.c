@@ -29,7 +29,7 @@ static const char usage[] =
     "       mynaguard policy show [--ascii] [--rules] FILE\n"
     "       mynaguard policy test [--user U] [--group G]... [--time HH:MM]\n"
     "                             FILE DEVICE...\n"
-    "       mynaguard policy sign FILE --group G --version N [--credentials F]\n"
+    "       mynaguard policy sign FILE --group G [--version N] [--credentials F]\n"
     "                      --key KEY --cert CERT -o OUT [--force]\n"
     "       mynaguard policy verify BUNDLE --cert CERT [--json]\n"
     "       mynaguard event send [--message TEXT] [--user NAME] [--critical]\n"

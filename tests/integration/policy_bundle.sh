@@ -51,8 +51,14 @@ pol=$src/policy/mynumber-terminal.conf
 cred=$src/tests/fuzz/corpus/cred_file/valid_town.cred
 out=$tmp/zeimu.bundle
 sign() { "$mg" policy sign "$@"; }
+# pv N: the shipped profile with [policy] version = N (the bundle's version
+# is the policy's own).
+pv() {
+	sed "s/^version *=.*/version = $1/" "$pol" >"$tmp/p$1.conf"
+	echo "$tmp/p$1.conf"
+}
 
-expect 0 "sign the shipped profile with credentials" sign "$pol" \
+expect 0 "sign the shipped profile with credentials" sign "$(pv 3)" \
     --group zeimu --version 3 --credentials "$cred" --key "$key" \
     --cert "$cert" -o "$out"
 has "group        zeimu"
@@ -78,11 +84,11 @@ h=$(openssl x509 -in "$cert" -outform DER | sha256sum | cut -d' ' -f1)
 grep -qx "signer $h" "$out" && ok "signer is the certificate's sha256" ||
 	bad "signer line is not sha256(DER)"
 
-expect 1 "no overwrite" sign "$pol" --group zeimu --version 4 --key "$key" \
+expect 1 "no overwrite" sign "$(pv 4)" --group zeimu --version 4 --key "$key" \
     --cert "$cert" -o "$out"
 has "refusing to overwrite"
 grep -qx "version 3" "$out" && ok "old bundle kept" || bad "bundle changed"
-expect 0 "--force overwrites" sign "$pol" --group zeimu --version 4 \
+expect 0 "--force overwrites" sign "$(pv 4)" --group zeimu --version 4 \
     --key "$key" --cert "$cert" -o "$out" --force
 grep -qx "version 4" "$out" && ok "new version written" || bad "not written"
 
@@ -92,22 +98,29 @@ expect 1 "invalid policy refused at sign" sign \
 has "bad-policy.conf:4:11: version must be a number"
 [ ! -e "$tmp/bad.bundle" ] && ok "nothing written" || bad "bundle written"
 printf 'mynaguard-credentials 1\nalice x\n' >"$tmp/bad.cred"
-expect 1 "invalid credentials refused at sign" sign "$pol" --group zeimu \
+expect 1 "invalid credentials refused at sign" sign "$(pv 5)" --group zeimu \
     --version 5 --credentials "$tmp/bad.cred" --key "$key" --cert "$cert" \
     -o "$tmp/bad.bundle"
 has "bad.cred:2:"
-expect 1 "a TLS certificate cannot sign" sign "$pol" --group zeimu \
+expect 1 "a TLS certificate cannot sign" sign "$(pv 5)" --group zeimu \
     --version 5 --key "$ca/zeimu-pc01.key" --cert "$ca/zeimu-pc01.pem" \
     -o "$tmp/bad.bundle"
 has "not a policy-signing certificate"
-expect 1 "key of another certificate" sign "$pol" --group zeimu \
+expect 1 "key of another certificate" sign "$(pv 5)" --group zeimu \
     --version 5 --key "$ca/other-policy.key" --cert "$cert" \
     -o "$tmp/bad.bundle"
-expect 2 "bad group is a usage error" sign "$pol" --group Zeimu \
+expect 2 "bad group is a usage error" sign "$(pv 5)" --group Zeimu \
     --version 5 --key "$key" --cert "$cert" -o "$tmp/bad.bundle"
 expect 2 "version 0 is a usage error" sign "$pol" --group zeimu \
     --version 0 --key "$key" --cert "$cert" -o "$tmp/bad.bundle"
 expect 2 "missing options" sign "$pol" --group zeimu
+expect 0 "--version left out: the policy's own" sign "$(pv 7)" --group zeimu \
+    --key "$key" --cert "$cert" -o "$tmp/v7.bundle"
+has "version      7"
+expect 1 "--version other than the policy's refused" sign "$(pv 7)" \
+    --group zeimu --version 8 --key "$key" --cert "$cert" -o "$tmp/v8.bundle"
+has "they must be the same number"
+[ ! -e "$tmp/v8.bundle" ] && ok "nothing written" || bad "bundle written"
 
 expect 1 "another signer's certificate" "$mg" policy verify "$out" \
     --cert "$ca/other-policy.pem"
