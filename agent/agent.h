@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "central.h"
 #include "config.h"
 #include "devices.h"
 #include "mynaguard/policy.h"
@@ -88,6 +89,7 @@ struct agent {
 	char policy_hash[65];		/* of the policy in force; "" */
 	char policy_version[16];	/* fallback: both empty */
 	struct state_timer st;		/* state.c */
+	struct central central;		/* central.c: [Policy] Group */
 };
 
 /* intake.c */
@@ -122,6 +124,8 @@ void state_on_timer(struct agent *a);
 void state_check(struct agent *a, bool force);
 
 /* main.c */
+/* Load the policy file and record the outcome as a signed event. */
+void agent_load_policy(struct agent *a);
 int agent_status_json(struct agent *a, struct sbuf *out);
 /* Emit an agent event and commit it; logs a failure. */
 int agent_event(struct agent *a, enum mg_event_type t,

@@ -18,7 +18,7 @@ static const struct key {
 	enum kind kind;
 	size_t off;
 	uint64_t min, max;
-} keys[] = {
+} keys[] = {	/* at most 32: walk.seen has a bit for each */
 	{ "Agent", "HostName", K_STR, offsetof(struct agent_config,
 	    host_name), 1, 255 },
 	{ "Agent", "StateInterval", K_SEC, offsetof(struct agent_config,
@@ -51,6 +51,14 @@ static const struct key {
 	    drop_dir), 1, 1000 },
 	{ "Policy", "Path", K_PATH, offsetof(struct agent_config, policy), 1,
 	    1000 },
+	{ "Policy", "Group", K_STR, offsetof(struct agent_config,
+	    policy_group), 1, 64 },
+	{ "Policy", "SigningCertificate", K_PATH, offsetof(struct
+	    agent_config, policy_cert), 1, 1000 },
+	{ "Policy", "FetchInterval", K_SEC, offsetof(struct agent_config,
+	    fetch_s), 10, 86400 },
+	{ "Policy", "StateDirectory", K_PATH, offsetof(struct agent_config,
+	    policy_state), 1, 1000 },
 	{ "Devices", "NotifyLanguage", K_STR, offsetof(struct agent_config,
 	    notify_lang), 2, 2 },
 	{ "Devices", "HelperTimeout", K_MS, offsetof(struct agent_config,
@@ -84,6 +92,7 @@ agent_config_defaults(struct agent_config *c)
 	c->batch_max = 2000;
 	c->helper_wait_ms = 3000;
 	c->uevent_buf = 8u << 20;
+	c->fetch_s = 300;
 	if (agent_config_set(&c->ca, "/etc/mynaguard/ca.pem") < 0 ||
 	    agent_config_set(&c->cert, "/etc/mynaguard/agent.pem") < 0 ||
 	    agent_config_set(&c->key, "/etc/mynaguard/agent.key") < 0 ||
@@ -91,7 +100,11 @@ agent_config_defaults(struct agent_config *c)
 	    agent_config_set(&c->socket, "/run/mynaguard/events.sock") < 0 ||
 	    agent_config_set(&c->drop_dir, "/var/lib/mynaguard/drop") < 0 ||
 	    agent_config_set(&c->policy, "/etc/mynaguard/policy.conf") < 0 ||
-	    agent_config_set(&c->notify_lang, "ja") < 0)
+	    agent_config_set(&c->notify_lang, "ja") < 0 ||
+	    agent_config_set(&c->policy_cert,
+	    "/etc/mynaguard/policy-signing.pem") < 0 ||
+	    agent_config_set(&c->policy_state,
+	    "/var/lib/mynaguard/policy") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -109,6 +122,9 @@ agent_config_clear(struct agent_config *c)
 	free(c->drop_dir);
 	free(c->policy);
 	free(c->notify_lang);
+	free(c->policy_group);
+	free(c->policy_cert);
+	free(c->policy_state);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -209,7 +225,8 @@ set_value(struct agent_config *c, const struct key *k, const char *v)
 		r = parse_ms(v, &x);
 		break;
 	case K_SEC:
-		if (strcmp(v, "never") == 0) {	/* StateInterval only */
+		if (strcmp(v, "never") == 0 && k->off ==
+		    offsetof(struct agent_config, state_s)) {
 			*(uint32_t *)(void *)base = AGENT_STATE_NEVER;
 			return 0;
 		}
@@ -230,7 +247,7 @@ set_value(struct agent_config *c, const struct key *k, const char *v)
 
 struct walk {
 	struct agent_config *c;
-	uint32_t seen;
+	uint32_t seen;		/* one bit per key */
 	char *err;
 	size_t errsz;
 };

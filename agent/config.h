@@ -28,6 +28,10 @@ struct agent_config {
 	uint64_t uevent_buf;	/* [Devices] UeventBuffer: kernel socket */
 	uint32_t backoff_max_s;	/* [Collector] RetryMax */
 	uint32_t batch_max;	/* [Collector] BatchRecords */
+	char *policy_group;	/* [Policy] Group: NULL, no central policy */
+	char *policy_cert;	/* [Policy] SigningCertificate */
+	uint32_t fetch_s;	/* [Policy] FetchInterval (seconds) */
+	char *policy_state;	/* [Policy] StateDirectory */
 };
 
 /* StateInterval=never: no state reports at all, for an agent that only

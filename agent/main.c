@@ -22,6 +22,7 @@
 
 #include "agent.h"
 #include "devctl.h"
+#include "mynaguard/bundle.h"
 #include "mynaguard/policy.h"
 
 #define DROP_SCAN_MS 60000
@@ -99,9 +100,8 @@ set_policy(struct agent *a, struct pol_policy *p)
 	devices_rescan(a);
 }
 
-/* Load the policy and record the outcome as a signed event. */
-static void
-load_policy(struct agent *a)
+void
+agent_load_policy(struct agent *a)
 {
 	struct mg_field_val f[4];
 	struct pol_diags *d = calloc(1, sizeof(*d));
@@ -197,6 +197,7 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_str(&w, sh.last_error);
 	jw_key(&w, "policy");
 	jw_str(&w, a->policy != NULL ? "loaded" : "fallback");
+	central_status(a, &w);
 	devices_status(a, &w);
 	jw_object_end(&w);
 	return jw_finish(&w);
@@ -223,6 +224,12 @@ check_values(const struct agent_config *c)
 	    strcmp(c->notify_lang, "en") != 0) {
 		fprintf(stderr, SD_ERR "[Devices] NotifyLanguage must be ja "
 		    "or en\n");
+		return -EINVAL;
+	}
+	if (c->policy_group != NULL && !mg_bundle_group_valid(c->policy_group)) {
+		fprintf(stderr, SD_ERR "[Policy] Group must be 1 to 64 "
+		    "characters of a-z 0-9 . _ -, starting with a letter or "
+		    "digit\n");
 		return -EINVAL;
 	}
 	if (c->host_name != NULL && !host_name_ok(c->host_name)) {
@@ -332,6 +339,9 @@ check_config(struct agent *a)
 		fprintf(stderr, SD_ERR "CA %s: %s\n", a->cfg.ca, strerror(-r));
 		return r;
 	}
+	if ((r = central_check_config(a->cfg.policy_group,
+	    a->cfg.policy_cert)) < 0)
+		return r;
 	printf("configuration OK: agent id %s, spool %s, collector %s\n",
 	    mg_signer_agent_id(a->signer), a->cfg.spool_dir,
 	    a->cfg.url != NULL ? a->cfg.url : "(from the policy)");
@@ -433,6 +443,9 @@ start_shipper(struct agent *a)
 		return -ENOMEM;
 	free(a->ship_url);
 	a->ship_url = copy;
+	/* The shipper keeps the URL for its messages: our copy, which lives
+	 * until the shipper is stopped, not a->cfg's, which a SIGHUP frees. */
+	sc.url = copy;
 	if (url == NULL) {
 		fprintf(stderr, SD_WARNING "no collector URL ([Collector] URL "
 		    "or the policy's [reporting] collector): events stay in "
@@ -540,7 +553,9 @@ start(struct agent *a)
 	report_recovery(a, &rec);
 	if ((r = devctl_fallback(&a->fallback)) < 0)
 		return r;
-	load_policy(a);
+	central_start(a);
+	agent_load_policy(a);
+	central_loaded(a);
 	if ((r = devices_start(a)) < 0)
 		return r;
 	if ((r = state_start(a)) < 0) {
@@ -551,6 +566,7 @@ start(struct agent *a)
 		fprintf(stderr, SD_CRIT "cannot start: %s\n", strerror(-r));
 		return r;
 	}
+	central_fetch_start(a);
 	(void)intake_drop_dir(a);
 	watch_drop_dir(a);
 	fprintf(stderr, SD_INFO "mynaguard-agent %s started: agent id %s, "
@@ -587,16 +603,20 @@ reload(struct agent *a, int argc, char **argv)
 		agent_config_clear(&fresh);
 		return;
 	}
+	central_stop(a);
 	agent_config_clear(&a->cfg);
 	a->cfg = fresh;
 	(void)agent_event(a, MG_EV_AGENT_RELOADED, NULL, 0);
-	load_policy(a);
+	central_start(a);
+	agent_load_policy(a);
+	central_loaded(a);
 	/* The policy's collector may have changed with the policy. */
 	if (ship_changed || !same_url(wanted_url(a), a->ship_url)) {
 		ship_stop(a->shipper, 0);
 		a->shipper = NULL;
 		(void)start_shipper(a);
 	}
+	central_fetch_start(a);	/* fetches soon: SIGHUP means "now" */
 	/* StateInterval may have changed: it counts from the last event. */
 	a->st.next_ms = a->cfg.state_s > 0 ? a->st.last_ms +
 	    (int64_t)a->cfg.state_s * 1000 : 0;
@@ -618,7 +638,7 @@ poll_timeout(const struct agent *a)
 }
 
 enum { P_SIG, P_LISTEN, P_UEVENT, P_MOUNTS, P_DROP, P_LOGIN, P_STATE,
-    P_CLIENTS };
+    P_FETCH, P_CLIENTS };
 
 static void
 fill_fixed(const struct agent *a, struct pollfd *p)
@@ -634,6 +654,8 @@ fill_fixed(const struct agent *a, struct pollfd *p)
 	p[P_LOGIN] = (struct pollfd){ .fd = a->dev != NULL ?
 	    a->dev->login_fd : -1, .events = POLLIN };
 	p[P_STATE] = (struct pollfd){ .fd = a->st.fd, .events = POLLIN };
+	p[P_FETCH] = (struct pollfd){ .fd = fetch_fd(a->central.fetcher),
+	    .events = POLLIN };
 }
 
 /* Clients from the end, so that closing one (which moves the last into
@@ -679,6 +701,8 @@ loop(struct agent *a, int argc, char **argv)
 			on_drop_dir(a);
 		if (p[P_LOGIN].revents)
 			devices_on_login(a);
+		if (p[P_FETCH].revents)
+			central_on_fetch(a);
 		serve_clients(a, p + P_CLIENTS, n);
 		if (p[P_LISTEN].revents)
 			intake_accept(a);
@@ -707,6 +731,7 @@ stop(struct agent *a)
 		(void)agent_commit(a);
 	field(&f, MG_F_REASON, "stopped by signal");
 	(void)agent_event(a, MG_EV_AGENT_STOPPED, &f, 1);
+	central_stop(a);
 	ship_stop(a->shipper, DRAIN_MS);
 	free(a->ship_url);
 	a->ship_url = NULL;
@@ -753,6 +778,7 @@ main(int argc, char **argv)
 	pol_history_free(a->hist);
 	pol_policy_free(a->policy);
 	pol_policy_free(a->fallback);
+	free(a->central.cert);
 	if (a->drop_watch_fd >= 0)
 		close(a->drop_watch_fd);
 	agent_config_clear(&a->cfg);

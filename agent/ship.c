@@ -96,16 +96,12 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	return over;
 }
 
-static int
-setup_curl(struct shipper *s)
+int
+ship_curl_tls(CURL *c, const struct ship_cfg *cfg)
 {
-	CURL *c = curl_easy_init();
 	CURLcode e = CURLE_OK;
 
-	if (c == NULL)
-		return -ENOMEM;
 #define SET(opt, val) if (e == CURLE_OK) e = curl_easy_setopt(c, opt, val)
-	SET(CURLOPT_URL, s->events_url);
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_PROXY, "");
@@ -115,12 +111,28 @@ setup_curl(struct shipper *s)
 	SET(CURLOPT_TLS13_CIPHERS, TLS13_CIPHERS);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_CAINFO, s->cfg.ca);
+	SET(CURLOPT_CAINFO, cfg->ca);
 	SET(CURLOPT_CAPATH, NULL);	/* the town CA only, no system store */
-	SET(CURLOPT_SSLCERT, s->cfg.cert);
-	SET(CURLOPT_SSLKEY, s->cfg.key);
+	SET(CURLOPT_SSLCERT, cfg->cert);
+	SET(CURLOPT_SSLKEY, cfg->key);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	SET(CURLOPT_TIMEOUT_MS, 120000L);
+#undef SET
+	return e == CURLE_OK ? 0 : -EINVAL;
+}
+
+static int
+setup_curl(struct shipper *s)
+{
+	CURL *c = curl_easy_init();
+	CURLcode e = CURLE_OK;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if (ship_curl_tls(c, &s->cfg) < 0)
+		e = CURLE_BAD_FUNCTION_ARGUMENT;
+#define SET(opt, val) if (e == CURLE_OK) e = curl_easy_setopt(c, opt, val)
+	SET(CURLOPT_URL, s->events_url);
 	SET(CURLOPT_WRITEFUNCTION, on_reply);
 	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->curl_err);

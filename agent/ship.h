@@ -2,6 +2,7 @@
 #ifndef MYNAGUARD_AGENT_SHIP_H
 #define MYNAGUARD_AGENT_SHIP_H
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,6 +31,12 @@ struct ship_status {
 };
 
 struct shipper;
+
+/* The collector channel's TLS options on c (https only, no proxy, no
+ * redirects, TLS 1.2+ with the listed suites, the town CA only, our client
+ * certificate, timeouts): shared by the shipper and the policy fetcher.
+ * 0 or -EINVAL. */
+int ship_curl_tls(CURL *c, const struct ship_cfg *cfg);
 
 int ship_start(const struct ship_cfg *cfg, struct spool *sp,
     struct shipper **ret);

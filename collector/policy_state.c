@@ -23,6 +23,7 @@ static const struct {
 	const char *action;
 } reports[] = {
 	{ "\"policy-loaded\"", "policy-loaded" },
+	{ "\"policy-applied\"", "policy-applied" },
 };
 
 static const char event_sql[] =

@@ -35,6 +35,8 @@
 #define STATE_FIELDS (STATE_REQUIRED | F(MG_F_STATE_UDEV_PATH) | \
     F(MG_F_POLICY_PATH) | F(MG_F_POLICY_HASH) | F(MG_F_POLICY_VERSION) | \
     F(MG_F_MESSAGE))
+#define BUNDLE_FIELDS (F(MG_F_BUNDLE_GROUP) | F(MG_F_BUNDLE_VERSION) | \
+    F(MG_F_BUNDLE_HASH) | F(MG_F_BUNDLE_SIGNER) | F(MG_F_MESSAGE))
 #define DEV_REQUIRED (F(MG_F_DEV_PATH) | F(MG_F_DEV_BUS) | F(MG_F_VERDICT) | \
     F(MG_F_DECIDER))
 
@@ -104,6 +106,15 @@ static const struct evtype {
 	/* Periodic: a dropped one is replaced by the next. */
 	[MG_EV_AGENT_STATE] = { "agent-state", "host", "info", "success",
 	    false, STATE_FIELDS, STATE_REQUIRED },
+	/* Central signed policy (docs/policy-bundles.md "Agent"). */
+	[MG_EV_POLICY_APPLIED] = { "policy-applied", "configuration", "change",
+	    "success", true, BUNDLE_FIELDS | F(MG_F_BUNDLE_CREDS_HASH) |
+	    F(MG_F_POLICY_PATH) | F(MG_F_POLICY_HASH) | F(MG_F_POLICY_VERSION),
+	    F(MG_F_BUNDLE_GROUP) | F(MG_F_BUNDLE_VERSION) | F(MG_F_BUNDLE_HASH) |
+	    F(MG_F_POLICY_HASH) | F(MG_F_POLICY_VERSION) },
+	[MG_EV_POLICY_REFUSED] = { "policy-refused", "configuration", "change",
+	    "failure", true, BUNDLE_FIELDS | F(MG_F_REASON), F(MG_F_REASON) |
+	    F(MG_F_BUNDLE_HASH) },
 };
 
 _Static_assert(MG_F_COUNT_ <= 64, "fields are bits of a uint64_t");
@@ -338,7 +349,8 @@ is_number(enum mg_field id)
 	    id == MG_F_LOGIN_FAILURES || id == MG_F_LOGIN_LOCKED_UNTIL ||
 	    id == MG_F_KEY_COUNTER || id == MG_F_KEY_STORED_COUNTER ||
 	    id == MG_F_STATE_DISKS || id == MG_F_STATE_WRITABLE ||
-	    id == MG_F_STATE_SPOOL_DEPTH || id == MG_F_STATE_ACKED_SEQ;
+	    id == MG_F_STATE_SPOOL_DEPTH || id == MG_F_STATE_ACKED_SEQ ||
+	    id == MG_F_BUNDLE_VERSION;
 }
 
 /* mynaguard.key.* fields with a fixed shape. */
@@ -376,6 +388,13 @@ check_value(const struct mg_field_val *f, const char **ret_why)
 	case MG_F_POLICY_HASH:
 		return hex64(f->val, f->len) ? 0 :
 		    set_why(ret_why, "policy hash is not 64 hex");
+	case MG_F_BUNDLE_HASH:
+	case MG_F_BUNDLE_SIGNER:
+	case MG_F_BUNDLE_CREDS_HASH:
+		return hex64(f->val, f->len) && hex_lower(f->val, f->len) ?
+		    0 : set_why(ret_why, "bundle hash is not 64 lower-case hex");
+	case MG_F_BUNDLE_GROUP:
+		return 0;	/* free text, checked by check_text() */
 	case MG_F_CLEAN:
 		return (f->len == 3 && memcmp(f->val, "yes", 3) == 0) ||
 		    (f->len == 2 && memcmp(f->val, "no", 2) == 0) ? 0 :
@@ -556,6 +575,11 @@ static const struct key state_keys[] = {
 	{ MG_F_STATE_ACKED_SEQ, "acked_seq" },
 	{ MG_F_STATE_MISMATCH, "mismatch" }, { MG_F_NONE, NULL },
 };
+static const struct key bundle_keys[] = {
+	{ MG_F_BUNDLE_GROUP, "group" }, { MG_F_BUNDLE_VERSION, "version" },
+	{ MG_F_BUNDLE_HASH, "sha256" }, { MG_F_BUNDLE_SIGNER, "signer" },
+	{ MG_F_BUNDLE_CREDS_HASH, "credentials_sha256" }, { MG_F_NONE, NULL },
+};
 
 /* An object of the fields in keys that are present, if any is. */
 static void
@@ -599,6 +623,7 @@ put_mynaguard(struct jw *w, const struct mg_event_ctx *c,
 	put_group(w, "login", by, login_keys);
 	put_group(w, "key", by, key_keys);
 	put_group(w, "state", by, state_keys);
+	put_group(w, "bundle", by, bundle_keys);
 	put_field(w, "actor", by[MG_F_ACTOR]);
 	if (by[MG_F_PREV_SEQ] || by[MG_F_CLEAN]) {
 		jw_key(w, "agent");

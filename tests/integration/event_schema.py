@@ -1022,6 +1022,83 @@ def check_mounted_rw(schema, records):
         ok(not v.is_valid(b), "schema rejects " + what)
 
 
+def central_bodies(records):
+    """policy-applied and policy-refused as event/body.c writes them for
+    agent/central.c (docs/policy-bundles.md "Agent"): the agent writes them
+    only for bundles fetched from a collector, which this test has not, so
+    they are built from a real policy-loaded body's common part (the
+    agent's own records, checked for real in agent_policy.sh)."""
+    src = next((r["body"] for r in records
+                if r["body"]["event"]["action"] == "policy-loaded"), None)
+    if src is None:
+        return None, None
+    h = "ab" * 32
+    common = {"@timestamp": src["@timestamp"], "host": src["host"],
+              "agent": src["agent"]}
+    applied = dict(common, **{
+        "event": {"kind": "event", "action": "policy-applied",
+                  "category": ["configuration"], "type": ["change"],
+                  "outcome": "success",
+                  "sequence": src["event"]["sequence"] + 1},
+        "message": "applied",
+        "mynaguard": {
+            "boot_id": src["mynaguard"]["boot_id"],
+            "policy": {"path": "/etc/mynaguard/policy.conf", "hash": h,
+                       "version": 12},
+            "bundle": {"group": "zeimu", "version": 12, "sha256": h,
+                       "signer": h, "credentials_sha256": h}}})
+    refused = dict(common, **{
+        "event": {"kind": "event", "action": "policy-refused",
+                  "category": ["configuration"], "type": ["change"],
+                  "outcome": "failure",
+                  "sequence": src["event"]["sequence"] + 2,
+                  "reason": "signer"},
+        "message": "line 5: signed by certificate sha256 ..., this "
+                   "terminal trusts ...",
+        "mynaguard": {
+            "boot_id": src["mynaguard"]["boot_id"],
+            "bundle": {"group": "zeimu", "version": 13, "sha256": h,
+                       "signer": h}}})
+    return applied, refused
+
+
+def check_central(schema, records):
+    v = Draft202012Validator(schema)
+    applied, refused = central_bodies(records)
+    if not ok(applied is not None, "a policy-loaded body to start from"):
+        return
+    ok(v.is_valid(applied), "policy-applied matches the schema",
+       why_invalid(schema, "policy-applied", applied))
+    ok(v.is_valid(refused), "policy-refused matches the schema",
+       why_invalid(schema, "policy-refused", refused))
+    b = copy.deepcopy(refused)
+    b["event"]["reason"] = "too-large"
+    del b["mynaguard"]["bundle"]
+    ok(v.is_valid(b), "policy-refused too-large (no bundle) matches",
+       why_invalid(schema, "policy-refused", b))
+    cases = []
+    b = copy.deepcopy(applied)
+    del b["mynaguard"]["bundle"]["version"]
+    cases.append(("policy-applied without bundle.version", b))
+    b = copy.deepcopy(applied)
+    b["mynaguard"]["bundle"]["sha256"] = "AB" * 32
+    cases.append(("policy-applied with an upper-case bundle hash", b))
+    b = copy.deepcopy(applied)
+    del b["mynaguard"]["policy"]["version"]
+    cases.append(("policy-applied without policy.version", b))
+    b = copy.deepcopy(refused)
+    b["event"]["reason"] = "because"
+    cases.append(("policy-refused with an unknown reason", b))
+    b = copy.deepcopy(refused)
+    b["event"]["outcome"] = "success"
+    cases.append(("policy-refused with outcome success", b))
+    b = copy.deepcopy(refused)
+    b["mynaguard"]["policy"] = applied["mynaguard"]["policy"]
+    cases.append(("policy-refused naming a policy in force", b))
+    for what, b in cases:
+        ok(not v.is_valid(b), "schema rejects " + what)
+
+
 def why_invalid(schema, action, body):
     """The error against the branch of this action (oneOf alone would only
     say that no branch matched)."""
@@ -1384,6 +1461,7 @@ def main():
         check_logins(env, loginrecs, sent_login, schema)
         check_known_gaps(env, os.path.join(tmp, "spool-gaps"), schema)
         check_mounted_rw(schema, devrecs)
+        check_central(schema, records)
         check_schema_rejects(schema, records)
         check_show_detects(env, life)
     finally:

@@ -14,7 +14,8 @@ The policy is policy/mynumber-terminal.conf with one registered stick
 at start (1), a stick, a composite BadUSB, a phone, a keyboard, hostile
 strings, malformed descriptors, a device present at start, a registered
 stick and a removal (2-10), `mynaguard device list` and `device rule` (11),
-re-decision on SIGHUP (12), the udev helper (mynaguard-udev) with the agent
+re-decision on SIGHUP (12), a central signed policy bundle (19: the
+agent installs applied.bundle's policy and decides with it), the udev helper (mynaguard-udev) with the agent
 and without it, and its queued events (13-15), a clean stop (16).
 
 usage: [umockdev-wrapper] python3 umockdev_agent.py BUILD_DIR SOURCE_DIR
@@ -481,7 +482,7 @@ def main():
 
 
 def scenario(t):
-    print("1..18")
+    print("1..19")
     t.write_config()
     t.write_policy(['allow id 46f4:0001 serial "REG0001" '
                     'label "registered"',
@@ -506,7 +507,7 @@ def scenario(t):
                  check_keyboard, check_hostile, check_malformed,
                  check_early, check_registered, check_seat_user,
                  check_remove, check_cli,
-                 check_reload, check_helper, check_stop):
+                 check_reload, check_central, check_helper, check_stop):
         step(t)
     return 1 if t.failed else 0
 
@@ -888,6 +889,79 @@ def check_reload(t):
             "1-1 (rule 1), nothing for unchanged devices", ok,
             "\n".join(summary(x) for x in devev) or
             "no device events after SIGHUP")
+
+
+def central_bundle(t, version, rules):
+    """A bundle of group umock signed with the real `mynaguard policy
+    sign` (no credentials part: the bundle policy's credentials file is the
+    system's, which this test must not touch); None on failure."""
+    pol = os.path.join(t.tmp, "central-%d.conf" % version)
+    with open(os.path.join(t.src, "policy", "mynumber-terminal.conf")) as f:
+        lines = f.read().splitlines()
+    i = lines.index("[devices]")
+    lines[i + 1:i + 1] = rules
+    # `policy sign` wants [policy] version = the bundle's version.
+    lines = ["version = %d" % version if ln.startswith("version =") else ln
+             for ln in lines]
+    with open(pol, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    out = os.path.join(t.tmp, "central-%d.bundle" % version)
+    pki = os.path.join(t.tmp, "pki")
+    r = t.run(t.cli, "policy", "sign", pol, "--group", "umock",
+              "--version", str(version), "--key", pki + "/signer.key",
+              "--cert", pki + "/signer.pem", "-o", out, "--force")
+    return (pol, out) if r.returncode == 0 else None
+
+
+def central_step(t, version, rules, want_action):
+    """applied.bundle replaced as a crash after the commit would leave it,
+    then SIGHUP: the agent installs the bundle's policy and decides 1-1
+    (SN0001) with it."""
+    made = central_bundle(t, version, rules)
+    if made is None:
+        return None, "policy sign failed"
+    state = os.path.join(t.tmp, "central")
+    os.makedirs(state, mode=0o700, exist_ok=True)
+    shutil.copyfile(made[1], os.path.join(state, "applied.bundle"))
+    t.barrier()
+    head = t.head()
+    t.proc.send_signal(signal.SIGHUP)
+    e = t.wait_event(head, for_path("1-1", want_action))
+    a = t.wait_event(head, lambda x: action(x) == "policy-applied" and
+                     x.get("mynaguard", {}).get("bundle", {})
+                     .get("version") == version)
+    with open(t.policy) as f, open(made[0]) as g:
+        same = f.read() == g.read()
+    why = "decision %s, policy-applied %s, installed file %s" % (
+        summary(e) if e else "missing", "yes" if a else "missing",
+        "is the bundle's" if same else "differs")
+    return (e is not None and a is not None and same), why
+
+
+def check_central(t):
+    """19. The central signed policy: the stick at 1-1 (SN0001) is
+    read-only under bundle 1 (no rule for it) and allowed under bundle 2
+    (registered), each decided by the agent itself after it installed
+    the bundle's policy.  The bundles reach the agent through
+    applied.bundle and SIGHUP (the recovery path, no collector here);
+    tests/integration/agent_policy.sh covers the fetch from a collector."""
+    what = "central bundle: SN0001 read-only under v1, allowed under v2"
+    mk = os.path.join(t.src, "tools", "mkcerts.sh")
+    r = subprocess.run(["bash", mk, "policy-signer",
+                        os.path.join(t.tmp, "pki"), "signer"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    if r.returncode != 0:
+        t.check(19, what, False, r.stdout.decode(errors="replace"))
+        return
+    with open(t.conf, "a") as f:
+        f.write("Group=umock\nSigningCertificate=%s/pki/signer.pem\n"
+                "StateDirectory=%s/central\n" % (t.tmp, t.tmp))
+    ok1, why1 = central_step(t, 1, [], "device-read-only")
+    ok2, why2 = central_step(t, 2, ['allow id 46f4:0001 serial "SN0001" '
+                                    'label "registered centrally"'],
+                             "device-allowed")
+    t.check(19, what, ok1 and ok2, "v1: %s\nv2: %s" % (why1, why2))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,8 @@ enum mg_event_type {
 	MG_EV_KEY_ENROLLED,		/* mynaguard key enroll / import */
 	MG_EV_KEY_REVOKED,
 	MG_EV_AGENT_STATE,		/* periodic: enforcement as read */
+	MG_EV_POLICY_APPLIED,		/* a central signed bundle, applied */
+	MG_EV_POLICY_REFUSED,		/* a central bundle, refused whole */
 	MG_EV_COUNT_
 };
 
@@ -249,6 +251,12 @@ enum mg_field {
 	MG_F_STATE_SPOOL_DEPTH,	/* records not yet acknowledged */
 	MG_F_STATE_ACKED_SEQ,
 	MG_F_STATE_MISMATCH,	/* words, space-separated; empty: none */
+	/* mynaguard.bundle.* (policy-applied, policy-refused) */
+	MG_F_BUNDLE_GROUP,	/* the bundle's distribution group */
+	MG_F_BUNDLE_VERSION,	/* its version */
+	MG_F_BUNDLE_HASH,	/* hex SHA-256 of the whole bundle */
+	MG_F_BUNDLE_SIGNER,	/* hex SHA-256 of the signing certificate */
+	MG_F_BUNDLE_CREDS_HASH,	/* hex SHA-256 of its credentials part */
 	MG_F_COUNT_
 };
 
