@@ -30,6 +30,9 @@ static const struct {
 	[COLL_ALERT_MEDIA_BLOCKED] = { "media-blocked", LOG_NOTICE },
 	[COLL_ALERT_RO_CLEARED] = { "read-only-cleared", LOG_ERR },
 	[COLL_ALERT_ENFORCE] = { "enforcement-failed", LOG_ERR },
+	/* A terminal was served a bundle the town did not sign for its group,
+	 * or an older one: the collector or the path to it is suspect. */
+	[COLL_ALERT_POLICY_REFUSED] = { "policy-refused", LOG_ERR },
 };
 
 static const char insert_sql[] =
@@ -195,6 +198,7 @@ static const struct {
 	{ "device-blocked", NULL, COLL_ALERT_MEDIA_BLOCKED },
 	{ "device-mounted-rw", NULL, COLL_ALERT_RO_CLEARED },
 	{ "device-enforcement-failed", NULL, COLL_ALERT_ENFORCE },
+	{ "policy-refused", NULL, COLL_ALERT_POLICY_REFUSED },
 };
 
 static const char event_at_sql[] =
@@ -215,7 +219,7 @@ is_watched(const struct coll_item *it)
 	static const char *const tags[] = { "\"login-failed\"",
 	    "\"login-locked-out\"", "\"login-break-glass\"",
 	    "\"device-blocked\"", "\"device-mounted-rw\"",
-	    "\"device-enforcement-failed\"" };
+	    "\"device-enforcement-failed\"", "\"policy-refused\"" };
 	size_t i;
 
 	_Static_assert(MG_ELEMENTSOF(tags) == MG_ELEMENTSOF(watched),

@@ -73,6 +73,7 @@ enum coll_alert_type {
 	COLL_ALERT_MEDIA_BLOCKED, /* device-blocked */
 	COLL_ALERT_RO_CLEARED,	 /* device-mounted-rw */
 	COLL_ALERT_ENFORCE,	 /* device-enforcement-failed */
+	COLL_ALERT_POLICY_REFUSED, /* policy-refused */
 	COLL_ALERT_COUNT_
 };
 

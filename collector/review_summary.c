@@ -169,6 +169,7 @@ static const struct {
 	{ "media-blocked", false },
 	{ "read-only-cleared", false },
 	{ "enforcement-failed", false },
+	{ "policy-refused", false },
 };
 #define ALERT_TYPES MG_ELEMENTSOF(alert_types)
 

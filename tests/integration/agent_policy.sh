@@ -271,6 +271,10 @@ check "the refusals say why in the log" grep -q 'central policy refused (signer)
 eq "no policy-applied for a refused bundle" "$(q "select count(*) from events where
     json_extract(body, '\$.event.action') = 'policy-applied' and
     json_extract(body, '\$.mynaguard.bundle.version') = 3")" 0
+# Each refusal is an alert for the security officer: the collector, or the way
+# to it, served what the town did not sign for this group.
+eq "one policy-refused alert per refusal event" "$(q "select count(*) from alerts
+    where type = 'policy-refused'")" "$(events policy-refused '')"
 
 # --- 4. the collector down --------------------------------------------------------------------
 until_ok 10 drained
