@@ -13,4 +13,11 @@ int testkeys_make(const char *dir, const char *name, const char *cn,
 int testkeys_make_rsa(const char *dir, const char *name, const char *cn,
     char *key_path, char *cert_path);
 
+/* A self-signed policy-signing certificate as tools/mkcerts.sh policy-signer
+ * makes one (P-256, OU=policy-signer, CN=name, keyUsage digitalSignature,
+ * extendedKeyUsage codeSigning only), in dir/NAME.key and dir/NAME.pem.
+ * Returns 0 or -1. */
+int testkeys_make_signer(const char *dir, const char *name, char *key_path,
+    char *cert_path);
+
 #endif

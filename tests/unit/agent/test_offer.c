@@ -20,6 +20,7 @@
 
 #include "mynaguard/common.h"
 #include "offer.h"
+#include "testkeys.h"
 
 static char dir[] = "/tmp/mg-offer-XXXXXX";
 static char key_a[512], cert_a[512], key_b[512], cert_b[512];
@@ -31,65 +32,15 @@ static const char policy[] = "[devices]\nallow id 1d6b:0002\n"
     "default block\n";
 static const char creds[] = "mynaguard-credentials 1\n";
 
-/* A self-signed policy-signing certificate, as mkcerts.sh makes. */
-static int
-make_signer(const char *name, char *kpath, char *cpath)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *ku = NULL, *eku = NULL;
-	X509_NAME *n;
-	FILE *f;
-	int r = -1;
-
-	if (k == NULL || x == NULL)
-		goto out;
-	n = X509_get_subject_name(x);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	ku = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
-	    "critical,digitalSignature");
-	eku = X509V3_EXT_conf_nid(NULL, &ctx, NID_ext_key_usage,
-	    "critical,codeSigning");
-	if (ku == NULL || eku == NULL || X509_set_version(x, 2) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 86400) == NULL ||
-	    X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
-	    (const unsigned char *)"policy-signer", -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)name, -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, n) != 1 || X509_set_pubkey(x, k) != 1 ||
-	    X509_add_ext(x, ku, -1) != 1 || X509_add_ext(x, eku, -1) != 1 ||
-	    X509_sign(x, k, EVP_sha256()) == 0)
-		goto out;
-	snprintf(kpath, 512, "%s/%s.key", dir, name);
-	snprintf(cpath, 512, "%s/%s.pem", dir, name);
-	if ((f = fopen(kpath, "we")) == NULL)
-		goto out;
-	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
-	fclose(f);
-	if ((f = fopen(cpath, "we")) == NULL)
-		goto out;
-	PEM_write_X509(f, x);
-	fclose(f);
-	r = 0;
-out:
-	X509_EXTENSION_free(ku);
-	X509_EXTENSION_free(eku);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	return r;
-}
-
 static int
 setup(void **state)
 {
 	struct mg_bundle_error e;
 
 	(void)state;
-	if (mkdtemp(dir) == NULL || make_signer("a", key_a, cert_a) < 0 ||
-	    make_signer("b", key_b, cert_b) < 0 ||
+	if (mkdtemp(dir) == NULL ||
+	    testkeys_make_signer(dir, "a", key_a, cert_a) < 0 ||
+	    testkeys_make_signer(dir, "b", key_b, cert_b) < 0 ||
 	    file_read_all(cert_a, 65536, 0, &pem_a, &pem_a_len) < 0 ||
 	    mg_bundle_cert_check(pem_a, pem_a_len, hash_a, &e) < 0)
 		return -1;
