@@ -38,7 +38,9 @@ def main():
                     os.close(1)
                     open_ends -= 1
                 else:
-                    os.write(1, data)
+                    view = memoryview(data)
+                    while view:                 # a pipe may take part of it
+                        view = view[os.write(1, view):]
     return 0
 
 
