@@ -124,7 +124,7 @@ static int
 words_of(struct coll_store *st, const char *sql, const char *fmt,
     const char *agent, int64_t seq, const uint8_t *hash, char *out)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	const unsigned char *t;
 	int r;
 
@@ -134,10 +134,10 @@ words_of(struct coll_store *st, const char *sql, const char *fmt,
 	    seq);
 	if (r <= 0)
 		return r;
-	t = sqlite3_column_text(s, 0);
+	t = coll_stmt_text(s, 0);
 	if (t != NULL && strlen((const char *)t) < WORDS_MAX)
 		memcpy(out, t, strlen((const char *)t) + 1);
-	sqlite3_reset(s);
+	coll_stmt_reset(s);
 	return 1;
 }
 
@@ -234,16 +234,16 @@ is_watched(const struct coll_item *it)
 }
 
 static const char *
-col(sqlite3_stmt *s, int i)
+col(struct coll_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const unsigned char *t = coll_stmt_text(s, i);
 
 	return t != NULL ? (const char *)t : NULL;
 }
 
 /* The alert type of the stored row in s, or COLL_ALERT_COUNT_. */
 static enum coll_alert_type
-watched_type(sqlite3_stmt *s)
+watched_type(struct coll_stmt *s)
 {
 	const char *action = col(s, 0), *reason = col(s, 1);
 	size_t i;
@@ -259,7 +259,7 @@ watched_type(sqlite3_stmt *s)
 /* The detail: what the officer needs to find the event (strings as the
  * device or user gave them, JSON-escaped). */
 static int
-event_detail(sqlite3_stmt *s, struct sbuf *d)
+event_detail(struct coll_stmt *s, struct sbuf *d)
 {
 	static const char *const keys[] = { "action", "reason", "user",
 	    "serial", "product" };
@@ -271,7 +271,7 @@ event_detail(sqlite3_stmt *s, struct sbuf *d)
 	for (i = 0; i < 5; i++)
 		if (col(s, i) != NULL) {
 			jw_key(&w, keys[i]);
-			jw_string(&w, col(s, i), (size_t)sqlite3_column_bytes(s,
+			jw_string(&w, col(s, i), (size_t)coll_stmt_bytes(s,
 			    i));
 		}
 	jw_object_end(&w);
@@ -283,7 +283,7 @@ event_one(struct coll_chain *c, const struct coll_item *it)
 {
 	int64_t seq = (int64_t)it->rec.seq;
 	enum coll_alert_type t;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	struct sbuf d;
 	int r;
 
@@ -292,12 +292,12 @@ event_one(struct coll_chain *c, const struct coll_item *it)
 	if (r <= 0)
 		return r;		/* not stored as such */
 	if ((t = watched_type(s)) == COLL_ALERT_COUNT_) {
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 		return 0;
 	}
 	sbuf_init(&d, 8192);
 	r = event_detail(s, &d);
-	sqlite3_reset(s);
+	coll_stmt_reset(s);
 	if (r == 0 && (r = coll_store_run(c->st, event_raised_sql, NULL, "tti",
 	    c->agent, coll_alert_name(t), seq)) == 0)
 		r = coll_alert_raise(c, t, it->rec.seq, it->rec.seq, d.data, 0);

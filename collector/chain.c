@@ -81,7 +81,7 @@ handled(struct coll_chain *c, uint64_t seq)
 static int
 acked(struct coll_chain *c)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int64_t q;
 	int r;
 
@@ -89,8 +89,8 @@ acked(struct coll_chain *c)
 	r = coll_store_run(c->st, quarantine_max_sql, &s, "t", c->cert_agent);
 	if (r <= 0)
 		return r;
-	q = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	q = coll_stmt_int64(s, 0);
+	coll_stmt_reset(s);
 	if (q > 0)
 		handled(c, (uint64_t)q);
 	return 0;
@@ -99,7 +99,7 @@ acked(struct coll_chain *c)
 static int
 load_state(struct coll_chain *c)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	c->next = 1;
@@ -107,10 +107,10 @@ load_state(struct coll_chain *c)
 	r = coll_store_run(c->st, state_sql, &s, "t", c->agent);
 	if (r <= 0)
 		return r;
-	c->next = (uint64_t)sqlite3_column_int64(s, 0);
-	if (sqlite3_column_bytes(s, 1) == MG_REC_HASH_LEN)
-		memcpy(c->head, sqlite3_column_blob(s, 1), MG_REC_HASH_LEN);
-	sqlite3_reset(s);
+	c->next = (uint64_t)coll_stmt_int64(s, 0);
+	if (coll_stmt_bytes(s, 1) == MG_REC_HASH_LEN)
+		memcpy(c->head, coll_stmt_blob(s, 1), MG_REC_HASH_LEN);
+	coll_stmt_reset(s);
 	if (c->next < 1)
 		c->next = 1;
 	return 0;
@@ -200,17 +200,17 @@ static int
 late(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 {
 	const struct mg_record *rec = &it->rec;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	bool linked;
 	int r;
 
 	r = coll_store_run(
 	    c->st, hashes_at_sql, &s, "ti", c->agent, (int64_t)(rec->seq - 1));
 	if (r == 1) {
-		linked = sqlite3_column_bytes(s, 0) == MG_REC_HASH_LEN &&
-		    memcmp(sqlite3_column_blob(s, 0), rec->prev_hash,
+		linked = coll_stmt_bytes(s, 0) == MG_REC_HASH_LEN &&
+		    memcmp(coll_stmt_blob(s, 0), rec->prev_hash,
 			MG_REC_HASH_LEN) == 0;
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 		r = linked ? 0 : chain_break(c, rec->seq, rec->prev_hash, d);
 	}
 	if (r < 0)
@@ -218,10 +218,10 @@ late(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 	r = coll_store_run(
 	    c->st, hashes_at_sql, &s, "ti", c->agent, (int64_t)(rec->seq + 1));
 	if (r == 1) {
-		linked = sqlite3_column_bytes(s, 1) == MG_REC_HASH_LEN &&
-		    memcmp(sqlite3_column_blob(s, 1), it->hash,
+		linked = coll_stmt_bytes(s, 1) == MG_REC_HASH_LEN &&
+		    memcmp(coll_stmt_blob(s, 1), it->hash,
 			MG_REC_HASH_LEN) == 0;
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 		r = linked ? 0 :
 			     coll_alert_raise(c, COLL_ALERT_CHAIN_BREAK,
 				 rec->seq + 1, rec->seq + 1,
@@ -237,7 +237,7 @@ late(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 static int
 past(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	bool same;
 	int r;
 
@@ -247,9 +247,9 @@ past(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 		return r;
 	if (r == 0)
 		return late(c, it, d);
-	same = sqlite3_column_bytes(s, 0) == MG_REC_HASH_LEN &&
-	    memcmp(sqlite3_column_blob(s, 0), it->hash, MG_REC_HASH_LEN) == 0;
-	sqlite3_reset(s);
+	same = coll_stmt_bytes(s, 0) == MG_REC_HASH_LEN &&
+	    memcmp(coll_stmt_blob(s, 0), it->hash, MG_REC_HASH_LEN) == 0;
+	coll_stmt_reset(s);
 	if (same) {
 		c->res->duplicates++;
 		handled(c, it->rec.seq);

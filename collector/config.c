@@ -84,6 +84,22 @@ parse_listen(const char *value, void *field, struct coll_diag *d)
 	return set_string(field, value);
 }
 
+/* An absolute path (SQLite) or a postgresql:// connection string. */
+static int
+parse_database(const char *value, void *field, struct coll_diag *d)
+{
+	char shown[256];
+
+	if (coll_store_is_pg(value))
+		return set_string(field, value);
+	if (value[0] != '/')
+		return diag(d, -EBADMSG,
+		    "'%s' is neither an absolute path nor a postgresql:// "
+		    "connection string",
+		    coll_store_display(value, shown, sizeof(shown)));
+	return set_string(field, value);
+}
+
 static int
 parse_path(const char *value, void *field, struct coll_diag *d)
 {
@@ -193,7 +209,7 @@ static const struct keyword keywords[] = {
 	    offsetof(struct coll_config, certificate) },
 	{ SECTION, "Key", parse_path, offsetof(struct coll_config, key) },
 	{ SECTION, "CA", parse_path, offsetof(struct coll_config, ca) },
-	{ SECTION, "Database", parse_path,
+	{ SECTION, "Database", parse_database,
 	    offsetof(struct coll_config, database) },
 	{ SECTION, "Threads", parse_threads,
 	    offsetof(struct coll_config, threads) },

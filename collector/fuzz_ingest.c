@@ -52,8 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (coll_store_open(":memory:", 0, &st, &why) < 0)
 			abort();
 	}
-	if (sqlite3_exec(coll_store_db(st), reset_sql, NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (coll_store_exec(st, reset_sql) != 0)
 		abort();
 	/* A failure is a result too; the sanitizers judge the path. */
 	(void)coll_ingest(st, v, data, size, NOW_NS, &res);

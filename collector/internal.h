@@ -5,46 +5,112 @@
 /* Shared between the collector's own files only. */
 
 #include <microhttpd.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 
 #include "mynaguard/collector.h"
 
 /* ---- store.c: statements and transactions -------------------------------- */
 
-/* The handle, for schema.c and the viewer. */
-sqlite3 *coll_store_db(struct coll_store *st);
-/* The one writer: every transaction runs under this lock. */
+/*
+ * One API over two databases: SQLite (store_sqlite.c, the embedded
+ * default) and PostgreSQL (store_pg.c, for several collectors on one
+ * database).  SQL is written once in the subset both understand: "?" or
+ * "?N" placeholders, ON CONFLICT upserts, no boolean-valued integers in
+ * WHERE or sum(), no bare columns beside aggregates.  PostgreSQL gets
+ * json_extract() and instr() as SQL functions (schema.c), so the queries
+ * over the JSON body read the same.
+ */
+
+/* Results of coll_stmt_step(); errors are -errno. */
+#define COLL_OK 0
+#define COLL_ROW 100
+#define COLL_DONE 101
+
+/* Column types, as coll_stmt_type() reports them. */
+enum coll_type { COLL_INTEGER = 1, COLL_FLOAT, COLL_TEXT, COLL_BLOB, COLL_NULL };
+
+enum coll_backend { COLL_SQLITE, COLL_POSTGRES };
+
+struct coll_stmt;
+
+enum coll_backend coll_store_backend(const struct coll_store *st);
+
+/* The lock of one unit of work: the one writer of SQLite; with
+ * PostgreSQL, a connection of the pool, bound to this thread until
+ * unlock.  Every statement runs between lock and unlock. */
 void coll_store_lock(struct coll_store *st);
 void coll_store_unlock(struct coll_store *st);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  -errno. */
+/* The same, giving up with -EBUSY after ms milliseconds (the ingest path:
+ * a request that cannot get the database soon is answered 503 with
+ * Retry-After instead of waiting in an unbounded queue). */
+int coll_store_lock_timed(struct coll_store *st, unsigned ms);
+/* A write transaction (SQLite: BEGIN IMMEDIATE) / COMMIT / ROLLBACK.
+ * -errno. */
 int coll_store_begin(struct coll_store *st);
 int coll_store_commit(struct coll_store *st);
 void coll_store_rollback(struct coll_store *st);
-/* SQLite's last error text, for logs. */
+/*
+ * With PostgreSQL, serialise the rest of this transaction with every other
+ * transaction naming the same key, on every collector of the database
+ * (pg_advisory_xact_lock); released at COMMIT or ROLLBACK.  SQLite has one
+ * writer already: a no-op.  -errno.
+ */
+int coll_store_xlock(struct coll_store *st, const char *key);
+/* The database's last error text, for logs (thread-local copy). */
 const char *coll_store_errmsg(struct coll_store *st);
-/* An SQLite result code as -errno (-EBUSY, -ENOSPC, -EIO, -ENOMEM,
- * -EEXIST for a constraint, -EPROTO otherwise). */
+/* A result code as -errno: negative values pass through; COLL_OK,
+ * COLL_ROW and COLL_DONE are 0; SQLite codes are mapped (-EBUSY, -ENOSPC,
+ * -EIO, -ENOMEM, -EEXIST for a constraint, -EPROTO otherwise). */
 int coll_store_errno(int rc);
+/* Run SQL text with no arguments and no rows (schema, tests).  -errno. */
+int coll_store_exec(struct coll_store *st, const char *sql);
 
 /*
  * Run sql (a static string: its address keys the statement cache) with
  * arguments described by fmt, one letter each: 'i' int64_t, 't' const char *
  * (NUL-terminated), 'T' const char * + size_t, 'b' const void * + size_t
  * (blob), 'n' NULL.  Returns 1 with the first row ready in *ret_stmt (when
- * ret_stmt is not NULL; step further with coll_store_next()), 0 when there
- * is no row, -errno.  Argument memory must stay valid until the next call
- * with the same sql.
+ * ret_stmt is not NULL; step further with coll_store_next(), and end with
+ * coll_stmt_reset()), 0 when there is no row, -errno.  Argument memory
+ * must stay valid until the next call with the same sql.
  */
 int coll_store_run(struct coll_store *st, const char *sql,
-    sqlite3_stmt **ret_stmt, const char *fmt, ...);
+    struct coll_stmt **ret_stmt, const char *fmt, ...);
 /* 1 for another row, 0 at the end, -errno. */
-int coll_store_next(struct coll_store *st, sqlite3_stmt *stmt);
+int coll_store_next(struct coll_store *st, struct coll_stmt *stmt);
 
-/* schema.c: create or upgrade the schema (PRAGMA user_version). */
-int coll_schema_apply(sqlite3 *db, const char **ret_why);
+/*
+ * Statements of dynamic SQL (the review filters), as SQLite's own API:
+ * prepare, bind (1-based; text and blobs are copied), step (COLL_ROW,
+ * COLL_DONE or -errno), read columns (0-based) of the current row, reset
+ * (bindings kept), finalize.  A text column is NUL-terminated; NULL reads
+ * as a NULL pointer, 0 and 0 bytes.
+ */
+int coll_stmt_prepare(
+    struct coll_store *st, const char *sql, struct coll_stmt **ret);
+int coll_stmt_bind_int64(struct coll_stmt *s, int i, int64_t v);
+int coll_stmt_bind_text(struct coll_stmt *s, int i, const char *t);
+int coll_stmt_bind_blob(struct coll_stmt *s, int i, const void *p, size_t len);
+int coll_stmt_bind_null(struct coll_stmt *s, int i);
+int coll_stmt_params(struct coll_stmt *s);
+int coll_stmt_step(struct coll_stmt *s);
+void coll_stmt_reset(struct coll_stmt *s);
+void coll_stmt_finalize(struct coll_stmt *s);
+enum coll_type coll_stmt_type(struct coll_stmt *s, int col);
+/* Whether the value is an integer: SQLite's type; with PostgreSQL an
+ * integer column, or text that is a decimal integer (json_extract()
+ * answers text there). */
+bool coll_stmt_is_int(struct coll_stmt *s, int col);
+int64_t coll_stmt_int64(struct coll_stmt *s, int col);
+const unsigned char *coll_stmt_text(struct coll_stmt *s, int col);
+const void *coll_stmt_blob(struct coll_stmt *s, int col);
+int coll_stmt_bytes(struct coll_stmt *s, int col);
+
+/* schema.c: create or upgrade the schema (SQLite: PRAGMA user_version;
+ * PostgreSQL: the table mynaguard_schema), with the store locked. */
+int coll_schema_apply(struct coll_store *st, const char **ret_why);
 /* Check a read-only database has our schema version. */
-int coll_schema_check(sqlite3 *db, const char **ret_why);
+int coll_schema_check(struct coll_store *st, const char **ret_why);
 
 /* ---- chain.c / alert.c / loss.c: one request of one agent ---------------- */
 

@@ -55,16 +55,16 @@ int
 coll_loss_covering(
     struct coll_chain *c, uint64_t from, uint64_t to, uint64_t *ret_seq)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	r = coll_store_run(c->st, covering_sql, &s, "tii", c->agent,
 	    (int64_t)from, (int64_t)to);
 	if (r < 0)
 		return r;
-	*ret_seq = r == 1 ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+	*ret_seq = r == 1 ? (uint64_t)coll_stmt_int64(s, 0) : 0;
 	if (r == 1)
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 	return 0;
 }
 
@@ -96,22 +96,22 @@ parse_hash(const unsigned char *hex, int len, uint8_t out[MG_REC_HASH_LEN])
 /* One row of ranges_sql; false when it is not a usable range of the loss
  * record with sequence number seq. */
 static bool
-read_range(sqlite3_stmt *s, uint64_t seq, struct range *ret)
+read_range(struct coll_stmt *s, uint64_t seq, struct range *ret)
 {
-	const unsigned char *type = sqlite3_column_text(s, 0);
+	const unsigned char *type = coll_stmt_text(s, 0);
 	int64_t from, to;
 
 	if (type == NULL || strcmp((const char *)type, "object") != 0 ||
-	    sqlite3_column_type(s, 1) != SQLITE_INTEGER ||
-	    sqlite3_column_type(s, 2) != SQLITE_INTEGER)
+	    !coll_stmt_is_int(s, 1) ||
+	    !coll_stmt_is_int(s, 2))
 		return false;
-	from = sqlite3_column_int64(s, 1);
-	to = sqlite3_column_int64(s, 2);
+	from = coll_stmt_int64(s, 1);
+	to = coll_stmt_int64(s, 2);
 	if (from < 1 || to < from || (uint64_t)to >= seq)
 		return false;
 	ret->from = (uint64_t)from;
 	ret->to = (uint64_t)to;
-	return parse_hash(sqlite3_column_text(s, 3), sqlite3_column_bytes(s, 3),
+	return parse_hash(coll_stmt_text(s, 3), coll_stmt_bytes(s, 3),
 	    ret->last_hash);
 }
 
@@ -120,7 +120,7 @@ static int
 make_detail(struct coll_chain *c, const struct mg_record *rec, unsigned invalid,
     struct sbuf *b)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	struct jw w;
 	int r;
 
@@ -132,14 +132,14 @@ make_detail(struct coll_chain *c, const struct mg_record *rec, unsigned invalid,
 	jw_object(&w);
 	jw_key(&w, "loss_seq");
 	jw_u64(&w, rec->seq);
-	if (r == 1 && sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
+	if (r == 1 && coll_stmt_is_int(s, 0)) {
 		jw_key(&w, "count");
-		jw_i64(&w, sqlite3_column_int64(s, 0));
+		jw_i64(&w, coll_stmt_int64(s, 0));
 	}
-	if (r == 1 && sqlite3_column_type(s, 1) == SQLITE_TEXT) {
+	if (r == 1 && coll_stmt_type(s, 1) == COLL_TEXT) {
 		jw_key(&w, "reason");
-		jw_string(&w, (const char *)sqlite3_column_text(s, 1),
-		    (size_t)sqlite3_column_bytes(s, 1));
+		jw_string(&w, (const char *)coll_stmt_text(s, 1),
+		    (size_t)coll_stmt_bytes(s, 1));
 	}
 	if (invalid > 0) {
 		jw_key(&w, "invalid_ranges");
@@ -147,7 +147,7 @@ make_detail(struct coll_chain *c, const struct mg_record *rec, unsigned invalid,
 	}
 	jw_object_end(&w);
 	if (s != NULL)
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 	r = jw_finish(&w);
 	if (r != -EINVAL)
 		return r;
@@ -186,7 +186,7 @@ static int
 read_ranges(struct coll_chain *c, const struct mg_record *rec,
     struct range *out, size_t *ret_n, unsigned *ret_invalid)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	size_t n = 0;
 	unsigned invalid = 0;
 	int r;

@@ -182,11 +182,14 @@ check_database(const char *path)
 	char *copy;
 	int r;
 
-	if (access(path, F_OK) == 0) {
+	char shown[256];
+
+	if (coll_store_is_pg(path) || access(path, F_OK) == 0) {
 		r = coll_store_open(path, 0, &st, &why);
 		coll_store_free(st);
 		if (r < 0)
-			return coll_log_errno(LOG_ERR, r, "%s: %s", path, why);
+			return coll_log_errno(LOG_ERR, r, "%s: %s",
+			    coll_store_display(path, shown, sizeof(shown)), why);
 		return 0;
 	}
 	if ((copy = strdup(path)) == NULL)
@@ -248,6 +251,7 @@ run_serve(void)
 	struct coll_store *st = NULL;
 	struct coll_diag d;
 	const char *why = NULL;
+	char shown[256];
 	int r;
 
 	memset(&t, 0, sizeof(t));
@@ -267,7 +271,8 @@ run_serve(void)
 		goto out;
 	}
 	if ((r = coll_store_open(c.database, 0, &st, &why)) < 0) {
-		coll_log_errno(LOG_ERR, r, "%s: %s", c.database, why);
+		coll_log_errno(LOG_ERR, r, "%s: %s",
+		    coll_store_display(c.database, shown, sizeof(shown)), why);
 		goto out;
 	}
 	r = serve(&c, &t, st);
@@ -288,6 +293,7 @@ run_view(bool events)
 	struct coll_config c;
 	struct coll_store *st = NULL;
 	const char *why = NULL, *db = arg_override[DATABASE_OVERRIDE];
+	char shown[256];
 	int r;
 
 	memset(&c, 0, sizeof(c));
@@ -298,14 +304,15 @@ run_view(bool events)
 		db = c.database;
 	}
 	if ((r = coll_store_open(db, COLL_STORE_READONLY, &st, &why)) < 0) {
-		fprintf(stderr, "mynaguard-collector: %s: %s\n", db, why);
+		fprintf(stderr, "mynaguard-collector: %s: %s\n",
+		    coll_store_display(db, shown, sizeof(shown)), why);
 		goto out;
 	}
 	r = events ? coll_view_events(st, stdout, arg_agent, arg_limit) :
 		     coll_view_alerts(st, stdout, arg_agent, arg_limit);
 	if (r < 0)
-		fprintf(
-		    stderr, "mynaguard-collector: %s: %s\n", db, strerror(-r));
+		fprintf(stderr, "mynaguard-collector: %s: %s\n",
+		    coll_store_display(db, shown, sizeof(shown)), strerror(-r));
 	if (fflush(stdout) != 0 && r == 0)
 		r = -errno;
 out:

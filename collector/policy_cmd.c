@@ -211,6 +211,7 @@ coll_policy_main(int argc, char **argv)
 	struct coll_config c;
 	struct coll_store *st = NULL;
 	const char *db, *why = NULL;
+	char shown[256];
 	int r;
 
 	memset(&c, 0, sizeof(c));
@@ -219,25 +220,26 @@ coll_policy_main(int argc, char **argv)
 	if ((r = load_config(&a, &c)) < 0)
 		goto out;
 	db = a.database != NULL ? a.database : c.database;
+	coll_store_display(db, shown, sizeof(shown));
 	/* Never create it: as root, that would be a file the service
 	 * (a DynamicUser) cannot write. */
-	if (access(db, F_OK) != 0) {
+	if (!coll_store_is_pg(db) && access(db, F_OK) != 0) {
 		r = -errno;
 		fprintf(stderr,
 		    "mynaguard-collector: %s: %s (start the collector once "
 		    "to create it)\n",
-		    db, strerror(-r));
+		    shown, strerror(-r));
 		goto out;
 	}
 	r = coll_store_open(db, a.publish ? 0 : COLL_STORE_READONLY, &st, &why);
 	if (r < 0) {
-		fprintf(stderr, "mynaguard-collector: %s: %s\n", db, why);
+		fprintf(stderr, "mynaguard-collector: %s: %s\n", shown, why);
 		goto out;
 	}
 	r = a.publish ? publish(st, &c, a.file) : coll_policy_list(st, stdout);
 	if (r < 0 && !a.publish)
-		fprintf(
-		    stderr, "mynaguard-collector: %s: %s\n", db, strerror(-r));
+		fprintf(stderr, "mynaguard-collector: %s: %s\n", shown,
+		    strerror(-r));
 	if (fflush(stdout) != 0 && r == 0)
 		r = -errno;
 out:

@@ -69,27 +69,27 @@ report_one(struct coll_store *st, const char *agent, const struct coll_item *it)
 {
 	char action[32], hash[80];
 	int64_t version, t;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	r = coll_store_run(st, event_sql, &s, "tib", agent,
 	    (int64_t)it->rec.seq, it->hash, (size_t)MG_REC_HASH_LEN);
 	if (r <= 0)
 		return r;
-	if (!known_action(sqlite3_column_text(s, 0)) ||
-	    sqlite3_column_type(s, 1) != SQLITE_INTEGER) {
-		sqlite3_reset(s);
+	if (!known_action(coll_stmt_text(s, 0)) ||
+	    !coll_stmt_is_int(s, 1)) {
+		coll_stmt_reset(s);
 		return 0; /* a body that only mentions the word */
 	}
 	snprintf(action, sizeof(action), "%s",
-	    (const char *)sqlite3_column_text(s, 0));
-	version = sqlite3_column_int64(s, 1);
+	    (const char *)coll_stmt_text(s, 0));
+	version = coll_stmt_int64(s, 1);
 	snprintf(hash, sizeof(hash), "%s",
-	    sqlite3_column_type(s, 2) == SQLITE_TEXT ?
-		(const char *)sqlite3_column_text(s, 2) :
+	    coll_stmt_type(s, 2) == COLL_TEXT ?
+		(const char *)coll_stmt_text(s, 2) :
 		"");
-	t = sqlite3_column_int64(s, 3);
-	sqlite3_reset(s);
+	t = coll_stmt_int64(s, 3);
+	coll_stmt_reset(s);
 	return coll_store_run(st, report_sql, NULL, "tittii", agent, version,
 	    hash, action, (int64_t)it->rec.seq, t);
 }
@@ -161,15 +161,15 @@ safe(const unsigned char *s)
 
 /* The state column of one terminal row. */
 static const char *
-lag_word(sqlite3_stmt *s)
+lag_word(struct coll_stmt *s)
 {
-	if (sqlite3_column_type(s, 1) == SQLITE_NULL)
+	if (coll_stmt_type(s, 1) == COLL_NULL)
 		return "no group";
-	if (sqlite3_column_type(s, 4) == SQLITE_NULL)
+	if (coll_stmt_type(s, 4) == COLL_NULL)
 		return "no bundle";
-	if (sqlite3_column_type(s, 2) == SQLITE_NULL)
+	if (coll_stmt_type(s, 2) == COLL_NULL)
 		return "lagging (none reported)";
-	if (sqlite3_column_int64(s, 2) < sqlite3_column_int64(s, 4))
+	if (coll_stmt_int64(s, 2) < coll_stmt_int64(s, 4))
 		return "lagging";
 	return "current";
 }
@@ -177,7 +177,7 @@ lag_word(sqlite3_stmt *s)
 static int
 list_bundles(struct coll_store *st, FILE *out)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	char when[32];
 	int r;
 
@@ -188,31 +188,31 @@ list_bundles(struct coll_store *st, FILE *out)
 	     r = coll_store_next(st, s))
 		fprintf(out,
 		    "%-16s %8lld  %-19s  %.16s  %.16s  %-16.16s  %lld\n",
-		    safe(sqlite3_column_text(s, 0)),
-		    (long long)sqlite3_column_int64(s, 1),
-		    local_time(sqlite3_column_int64(s, 2), when, sizeof(when)),
-		    safe(sqlite3_column_text(s, 3)),
-		    safe(sqlite3_column_text(s, 4)),
-		    safe(sqlite3_column_text(s, 5)),
-		    (long long)sqlite3_column_int64(s, 6));
+		    safe(coll_stmt_text(s, 0)),
+		    (long long)coll_stmt_int64(s, 1),
+		    local_time(coll_stmt_int64(s, 2), when, sizeof(when)),
+		    safe(coll_stmt_text(s, 3)),
+		    safe(coll_stmt_text(s, 4)),
+		    safe(coll_stmt_text(s, 5)),
+		    (long long)coll_stmt_int64(s, 6));
 	if (s != NULL)
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 	return r;
 }
 
 static void
-put_int(FILE *out, sqlite3_stmt *s, int col)
+put_int(FILE *out, struct coll_stmt *s, int col)
 {
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+	if (coll_stmt_type(s, col) == COLL_NULL)
 		fprintf(out, " %8s", "-");
 	else
-		fprintf(out, " %8lld", (long long)sqlite3_column_int64(s, col));
+		fprintf(out, " %8lld", (long long)coll_stmt_int64(s, col));
 }
 
 static int
 list_terminals(struct coll_store *st, FILE *out)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	char when[32];
 	int r;
 
@@ -220,19 +220,19 @@ list_terminals(struct coll_store *st, FILE *out)
 	    "IN FORCE", "LATEST", "LAST FETCH", "STATE");
 	for (r = coll_store_run(st, terminals_sql, &s, ""); r == 1;
 	     r = coll_store_next(st, s)) {
-		fprintf(out, "%-24s %-16s", safe(sqlite3_column_text(s, 0)),
-		    safe(sqlite3_column_text(s, 1)));
+		fprintf(out, "%-24s %-16s", safe(coll_stmt_text(s, 0)),
+		    safe(coll_stmt_text(s, 1)));
 		put_int(out, s, 2);
 		put_int(out, s, 4);
 		fprintf(out, "  %-19s  %s\n",
-		    sqlite3_column_type(s, 3) == SQLITE_NULL ?
+		    coll_stmt_type(s, 3) == COLL_NULL ?
 			"-" :
 			local_time(
-			    sqlite3_column_int64(s, 3), when, sizeof(when)),
+			    coll_stmt_int64(s, 3), when, sizeof(when)),
 		    lag_word(s));
 	}
 	if (s != NULL)
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 	return r;
 }
 

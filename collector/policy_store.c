@@ -64,9 +64,9 @@ hex64(const char *s)
 }
 
 static void
-copy_text(char *dst, size_t max, sqlite3_stmt *s, int col)
+copy_text(char *dst, size_t max, struct coll_stmt *s, int col)
 {
-	const unsigned char *t = sqlite3_column_text(s, col);
+	const unsigned char *t = coll_stmt_text(s, col);
 
 	snprintf(dst, max, "%s", t != NULL ? (const char *)t : "");
 }
@@ -75,21 +75,21 @@ copy_text(char *dst, size_t max, sqlite3_stmt *s, int col)
 static int
 latest(struct coll_store *st, const char *group, struct coll_bundle_meta *ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	r = coll_store_run(st, latest_sql, &s, "t", group);
 	if (r <= 0)
 		return r;
 	memset(ret, 0, sizeof(*ret));
-	ret->version = (uint64_t)sqlite3_column_int64(s, 0);
+	ret->version = (uint64_t)coll_stmt_int64(s, 0);
 	copy_text(ret->sha256, sizeof(ret->sha256), s, 1);
 	copy_text(ret->policy_sha256, sizeof(ret->policy_sha256), s, 2);
 	copy_text(ret->signer, sizeof(ret->signer), s, 3);
-	ret->created = sqlite3_column_int64(s, 4);
-	ret->published_ns = sqlite3_column_int64(s, 5);
-	ret->len = (size_t)sqlite3_column_int64(s, 6);
-	sqlite3_reset(s);
+	ret->created = coll_stmt_int64(s, 4);
+	ret->published_ns = coll_stmt_int64(s, 5);
+	ret->len = (size_t)coll_stmt_int64(s, 6);
+	coll_stmt_reset(s);
 	return 1;
 }
 
@@ -200,7 +200,7 @@ static int
 copy_bytes(struct coll_store *st, const char *group, uint64_t v, size_t len,
     void **ret)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	void *p;
 	int r;
 
@@ -209,16 +209,16 @@ copy_bytes(struct coll_store *st, const char *group, uint64_t v, size_t len,
 	r = coll_store_run(st, bytes_sql, &s, "ti", group, (int64_t)v);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	if ((size_t)sqlite3_column_bytes(s, 0) != len) {
-		sqlite3_reset(s);
+	if ((size_t)coll_stmt_bytes(s, 0) != len) {
+		coll_stmt_reset(s);
 		return -EBADMSG;
 	}
 	if ((p = malloc(len)) == NULL) {
-		sqlite3_reset(s);
+		coll_stmt_reset(s);
 		return -ENOMEM;
 	}
-	memcpy(p, sqlite3_column_blob(s, 0), len);
-	sqlite3_reset(s);
+	memcpy(p, coll_stmt_blob(s, 0), len);
+	coll_stmt_reset(s);
 	*ret = p;
 	return 0;
 }

@@ -78,10 +78,10 @@ coll_review_events_stmt(
 }
 
 static void
-str_or_null(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+str_or_null(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	jw_key(w, key);
-	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+	if (coll_stmt_type(s, col) == COLL_NULL) {
 		/* jw has no null: a key is always followed by a value, so
 		 * the writer's state is that of any value written. */
 		w->after_key = false;
@@ -89,8 +89,8 @@ str_or_null(struct jw *w, const char *key, sqlite3_stmt *s, int col)
 			w->err = sbuf_puts(w->b, "null");
 		return;
 	}
-	jw_string(w, (const char *)sqlite3_column_text(s, col),
-	    (size_t)sqlite3_column_bytes(s, col));
+	jw_string(w, (const char *)coll_stmt_text(s, col),
+	    (size_t)coll_stmt_bytes(s, col));
 }
 
 static void
@@ -104,47 +104,47 @@ time_field(struct jw *w, const char *key, int64_t ns)
 }
 
 static void
-hex_field(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+hex_field(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	char hex[2 * MG_REC_HASH_LEN + 1] = "";
-	size_t n = (size_t)sqlite3_column_bytes(s, col);
+	size_t n = (size_t)coll_stmt_bytes(s, col);
 
 	if (n <= MG_REC_HASH_LEN)
-		coll_review_hex(sqlite3_column_blob(s, col), n, hex);
+		coll_review_hex(coll_stmt_blob(s, col), n, hex);
 	jw_key(w, key);
 	jw_str(w, hex);
 }
 
 /* The fields of an EVENT before "body"; the object is left open. */
 static void
-event_fields(struct jw *w, sqlite3_stmt *s)
+event_fields(struct jw *w, struct coll_stmt *s)
 {
 	jw_object(w);
 	jw_key(w, "id");
-	jw_i64(w, sqlite3_column_int64(s, C_ID));
+	jw_i64(w, coll_stmt_int64(s, C_ID));
 	str_or_null(w, "agent_id", s, C_AGENT);
 	jw_key(w, "seq");
-	jw_i64(w, sqlite3_column_int64(s, C_SEQ));
-	time_field(w, "time", sqlite3_column_int64(s, C_TIME));
-	time_field(w, "received", sqlite3_column_int64(s, C_RECEIVED));
+	jw_i64(w, coll_stmt_int64(s, C_SEQ));
+	time_field(w, "time", coll_stmt_int64(s, C_TIME));
+	time_field(w, "received", coll_stmt_int64(s, C_RECEIVED));
 	str_or_null(w, "action", s, C_ACTION);
 	str_or_null(w, "outcome", s, C_OUTCOME);
 	str_or_null(w, "user", s, C_USER);
 	jw_key(w, "critical");
-	jw_bool(w, (sqlite3_column_int64(s, C_FLAGS) & MG_REC_F_CRITICAL) != 0);
+	jw_bool(w, (coll_stmt_int64(s, C_FLAGS) & MG_REC_F_CRITICAL) != 0);
 	jw_key(w, "verified");
-	jw_bool(w, sqlite3_column_int(s, C_VERIFIED) != 0);
+	jw_bool(w, (int)coll_stmt_int64(s, C_VERIFIED) != 0);
 }
 
 /* "body": the stored text as it is, then close the object. */
 static int
-event_body(struct jw *w, sqlite3_stmt *s)
+event_body(struct jw *w, struct coll_stmt *s)
 {
 	jw_key(w, "body");
 	w->after_key = false; /* as in str_or_null() */
 	if (w->err == 0)
-		w->err = sbuf_put(w->b, sqlite3_column_text(s, C_BODY),
-		    (size_t)sqlite3_column_bytes(s, C_BODY));
+		w->err = sbuf_put(w->b, coll_stmt_text(s, C_BODY),
+		    (size_t)coll_stmt_bytes(s, C_BODY));
 	jw_object_end(w);
 	return jw_finish(w);
 }
@@ -152,7 +152,7 @@ event_body(struct jw *w, sqlite3_stmt *s)
 /* {"events":[...],"<next>":id|null} of the rows of s, at most limit,
  * ending a page early rather than growing past RV_RESPONSE_MAX. */
 static int
-event_page(sqlite3_stmt *s, uint64_t limit, const char *next, struct sbuf *out)
+event_page(struct coll_stmt *s, uint64_t limit, const char *next, struct sbuf *out)
 {
 	struct sbuf ev;
 	struct jw w;
@@ -162,7 +162,7 @@ event_page(sqlite3_stmt *s, uint64_t limit, const char *next, struct sbuf *out)
 	int r;
 
 	r = sbuf_puts(out, "{\"events\":[");
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW) {
 		r = 0;
 		if ((more = n == limit))
 			break;
@@ -179,10 +179,10 @@ event_page(sqlite3_stmt *s, uint64_t limit, const char *next, struct sbuf *out)
 		if (r == 0)
 			r = sbuf_put(out, ev.data, ev.len);
 		sbuf_clear(&ev);
-		last = sqlite3_column_int64(s, C_ID);
+		last = coll_stmt_int64(s, C_ID);
 		n++;
 	}
-	if (r == SQLITE_DONE)
+	if (r == COLL_DONE)
 		r = 0;
 	else if (r > 0)
 		r = coll_store_errno(r);
@@ -205,7 +205,7 @@ list_events(struct coll_server *srv, struct MHD_Connection *conn,
 	struct rv_query q;
 	struct rv_error e;
 	struct rv_stmt st;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	struct sbuf out;
 	int r;
 
@@ -219,11 +219,11 @@ list_events(struct coll_server *srv, struct MHD_Connection *conn,
 	r = coll_review_events_stmt(&q, timeline, &st);
 	coll_store_lock(srv->st);
 	if (r == 0)
-		r = coll_review_prepare(coll_store_db(srv->st), &st, "", &s);
+		r = coll_review_prepare(srv->st, &st, "", &s);
 	if (r == 0)
 		r = event_page(s, q.limit, timeline ? "next_after" :
 						      "next_before", &out);
-	sqlite3_finalize(s);
+	coll_stmt_finalize(s);
 	coll_store_unlock(srv->st);
 	coll_review_stmt_clear(&st);
 	if (r < 0) {
@@ -248,42 +248,42 @@ static const char explains_sql[] =
 
 /* 1 when sql (agent text, then int64s or a blob per fmt) has a row. */
 static int
-exists(sqlite3 *db, const char *sql, const char *agent, int64_t a,
-    const void *blob, int blob_len, sqlite3_stmt **keep)
+exists(struct coll_store *db, const char *sql, const char *agent, int64_t a,
+    const void *blob, int blob_len, struct coll_stmt **keep)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(s, 1, agent, -1, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK && blob != NULL)
-		rc = sqlite3_bind_blob(s, 2, blob, blob_len, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK && blob == NULL)
-		rc = sqlite3_bind_int64(s, 2, a);
-	if (rc == SQLITE_OK && blob == NULL && sqlite3_bind_parameter_count(s) > 2)
-		rc = sqlite3_bind_int64(s, 3, a);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && keep != NULL) {
+	rc = coll_stmt_prepare(db, sql, &s);
+	if (rc == COLL_OK)
+		rc = coll_stmt_bind_text(s, 1, agent);
+	if (rc == COLL_OK && blob != NULL)
+		rc = coll_stmt_bind_blob(s, 2, blob, (size_t)blob_len);
+	if (rc == COLL_OK && blob == NULL)
+		rc = coll_stmt_bind_int64(s, 2, a);
+	if (rc == COLL_OK && blob == NULL && coll_stmt_params(s) > 2)
+		rc = coll_stmt_bind_int64(s, 3, a);
+	if (rc == COLL_OK)
+		rc = coll_stmt_step(s);
+	if (rc == COLL_ROW && keep != NULL) {
 		*keep = s;
 		return 1;
 	}
-	sqlite3_finalize(s);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc == SQLITE_ROW;
+	coll_stmt_finalize(s);
+	if (rc == COLL_ROW || rc == COLL_DONE)
+		return rc == COLL_ROW;
 	return coll_store_errno(rc);
 }
 
 /* first | linked | gap | explained | break, of the event row in s. */
 static int
-chain_status(sqlite3 *db, sqlite3_stmt *s, const char **ret)
+chain_status(struct coll_store *db, struct coll_stmt *s, const char **ret)
 {
-	const char *agent = (const char *)sqlite3_column_text(s, C_AGENT);
-	int64_t seq = sqlite3_column_int64(s, C_SEQ);
-	const void *prev_hash = sqlite3_column_blob(s, C_PREV);
-	int plen = sqlite3_column_bytes(s, C_PREV);
-	sqlite3_stmt *p = NULL;
+	const char *agent = (const char *)coll_stmt_text(s, C_AGENT);
+	int64_t seq = coll_stmt_int64(s, C_SEQ);
+	const void *prev_hash = coll_stmt_blob(s, C_PREV);
+	int plen = coll_stmt_bytes(s, C_PREV);
+	struct coll_stmt *p = NULL;
 	int r;
 
 	if (seq <= 1) {
@@ -297,9 +297,9 @@ chain_status(sqlite3 *db, sqlite3_stmt *s, const char **ret)
 		*ret = r == 1 ? "explained" : "gap";
 		return r < 0 ? r : 0;
 	}
-	r = sqlite3_column_bytes(p, 0) == plen && plen > 0 &&
-	    memcmp(sqlite3_column_blob(p, 0), prev_hash, (size_t)plen) == 0;
-	sqlite3_finalize(p);
+	r = coll_stmt_bytes(p, 0) == plen && plen > 0 &&
+	    memcmp(coll_stmt_blob(p, 0), prev_hash, (size_t)plen) == 0;
+	coll_stmt_finalize(p);
 	if (r) {
 		*ret = "linked";
 		return 0;
@@ -310,7 +310,7 @@ chain_status(sqlite3 *db, sqlite3_stmt *s, const char **ret)
 }
 
 static int
-one_event(sqlite3 *db, sqlite3_stmt *s, struct sbuf *out)
+one_event(struct coll_store *db, struct coll_stmt *s, struct sbuf *out)
 {
 	struct sbuf rec;
 	struct jw w;
@@ -320,8 +320,8 @@ one_event(sqlite3 *db, sqlite3_stmt *s, struct sbuf *out)
 	if ((r = chain_status(db, s, &chain)) < 0)
 		return r;
 	sbuf_init(&rec, 2 * MG_REC_MAX);
-	r = coll_review_base64(&rec, sqlite3_column_blob(s, C_RECORD),
-	    (size_t)sqlite3_column_bytes(s, C_RECORD), 0);
+	r = coll_review_base64(&rec, coll_stmt_blob(s, C_RECORD),
+	    (size_t)coll_stmt_bytes(s, C_RECORD), 0);
 	if (r == 0 && (r = sbuf_puts(out, "{\"event\":")) == 0) {
 		jw_init(&w, out);
 		event_fields(&w, s);
@@ -332,7 +332,7 @@ one_event(sqlite3 *db, sqlite3_stmt *s, struct sbuf *out)
 		jw_key(&w, "verification");
 		jw_object(&w);
 		jw_key(&w, "signature");
-		jw_str(&w, sqlite3_column_int(s, C_VERIFIED) ? "valid" :
+		jw_str(&w, (int)coll_stmt_int64(s, C_VERIFIED) ? "valid" :
 							      "invalid");
 		jw_key(&w, "chain");
 		jw_str(&w, chain);
@@ -347,8 +347,8 @@ one_event(sqlite3 *db, sqlite3_stmt *s, struct sbuf *out)
 static enum MHD_Result
 get_event(struct coll_server *srv, struct MHD_Connection *conn, const char *id)
 {
-	sqlite3 *db = coll_store_db(srv->st);
-	sqlite3_stmt *s = NULL;
+	struct coll_store *db = srv->st;
+	struct coll_stmt *s = NULL;
 	struct rv_query q;
 	struct rv_error e;
 	struct sbuf out;
@@ -361,16 +361,16 @@ get_event(struct coll_server *srv, struct MHD_Connection *conn, const char *id)
 		return coll_review_fail(conn, e.status, e.msg);
 	sbuf_init(&out, RV_EVENT_MAX + 4 * MG_REC_MAX);
 	coll_store_lock(srv->st);
-	r = coll_store_errno(sqlite3_prepare_v2(db, one_sql, -1, &s, NULL));
+	r = coll_store_errno(coll_stmt_prepare(db, one_sql, &s));
 	if (r == 0)
-		r = coll_store_errno(sqlite3_bind_int64(s, 1, (int64_t)v));
-	if (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+		r = coll_store_errno(coll_stmt_bind_int64(s, 1, (int64_t)v));
+	if (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW)
 		r = one_event(db, s, &out);
-	else if (r == SQLITE_DONE)
+	else if (r == COLL_DONE)
 		r = -ENOENT;
 	else if (r > 0)
 		r = coll_store_errno(r);
-	sqlite3_finalize(s);
+	coll_stmt_finalize(s);
 	coll_store_unlock(srv->st);
 	if (r < 0) {
 		sbuf_clear(&out);

@@ -79,8 +79,8 @@ void coll_review_stmt_text(struct rv_stmt *s, const char *frag, const char *t);
 void coll_review_stmt_int(struct rv_stmt *s, const char *frag, int64_t i);
 void coll_review_stmt_clear(struct rv_stmt *s);
 /* Prepare prefix (or "") + the statement on db and bind it.  -errno. */
-int coll_review_prepare(sqlite3 *db, const struct rv_stmt *s,
-    const char *prefix, sqlite3_stmt **ret);
+int coll_review_prepare(struct coll_store *db, const struct rv_stmt *s,
+    const char *prefix, struct coll_stmt **ret);
 
 /* The statements of /events (timeline false) and /timeline; for the
  * EXPLAIN QUERY PLAN test too. */

@@ -42,21 +42,21 @@ struct export {
 };
 
 static int
-bind_filter(sqlite3_stmt *s, const struct export *x)
+bind_filter(struct coll_stmt *s, const struct export *x)
 {
-	int rc = SQLITE_OK;
+	int rc = COLL_OK;
 
 	if (x->has_terminal)
-		rc = sqlite3_bind_text(s, 1, x->terminal, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK && x->has_since)
-		rc = sqlite3_bind_int64(s, 2, x->since);
-	if (rc == SQLITE_OK && x->has_until)
-		rc = sqlite3_bind_int64(s, 3, x->until);
+		rc = coll_stmt_bind_text(s, 1, x->terminal);
+	if (rc == COLL_OK && x->has_since)
+		rc = coll_stmt_bind_int64(s, 2, x->since);
+	if (rc == COLL_OK && x->has_until)
+		rc = coll_stmt_bind_int64(s, 3, x->until);
 	return coll_store_errno(rc);
 }
 
 static int
-cert_line(struct sbuf *out, sqlite3_stmt *s)
+cert_line(struct sbuf *out, struct coll_stmt *s)
 {
 	struct sbuf pem;
 	struct jw w;
@@ -65,8 +65,8 @@ cert_line(struct sbuf *out, sqlite3_stmt *s)
 	sbuf_init(&pem, 64u * 1024u);
 	r = sbuf_puts(&pem, "-----BEGIN CERTIFICATE-----\n");
 	if (r == 0)
-		r = coll_review_base64(&pem, sqlite3_column_blob(s, 1),
-		    (size_t)sqlite3_column_bytes(s, 1), 64);
+		r = coll_review_base64(&pem, coll_stmt_blob(s, 1),
+		    (size_t)coll_stmt_bytes(s, 1), 64);
 	if (r == 0)
 		r = sbuf_puts(&pem, "\n-----END CERTIFICATE-----\n");
 	if (r == 0) {
@@ -75,7 +75,7 @@ cert_line(struct sbuf *out, sqlite3_stmt *s)
 		jw_key(&w, "kind");
 		jw_str(&w, "certificate");
 		jw_key(&w, "agent_id");
-		jw_str(&w, (const char *)sqlite3_column_text(s, 0));
+		jw_str(&w, (const char *)coll_stmt_text(s, 0));
 		jw_key(&w, "pem");
 		jw_string(&w, pem.data, pem.len);
 		jw_object_end(&w);
@@ -89,44 +89,43 @@ cert_line(struct sbuf *out, sqlite3_stmt *s)
 static int
 certificates(struct export *x)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	coll_store_lock(x->st);
-	r = coll_store_errno(sqlite3_prepare_v2(
-	    coll_store_db(x->st), certs_sql, -1, &s, NULL));
+	r = coll_store_errno(coll_stmt_prepare(x->st, certs_sql, &s));
 	if (r == 0)
 		r = bind_filter(s, x);
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW)
 		r = cert_line(&x->buf, s);
-	sqlite3_finalize(s);
+	coll_stmt_finalize(s);
 	coll_store_unlock(x->st);
-	if (r == SQLITE_DONE)
+	if (r == COLL_DONE)
 		return 0;
 	return r > 0 ? coll_store_errno(r) : r;
 }
 
 static int
-record_line(struct export *x, sqlite3_stmt *s)
+record_line(struct export *x, struct coll_stmt *s)
 {
 	struct sbuf b64;
 	struct jw w;
 	int r;
 
 	sbuf_init(&b64, 2 * MG_REC_MAX);
-	r = coll_review_base64(&b64, sqlite3_column_blob(s, 3),
-	    (size_t)sqlite3_column_bytes(s, 3), 0);
+	r = coll_review_base64(&b64, coll_stmt_blob(s, 3),
+	    (size_t)coll_stmt_bytes(s, 3), 0);
 	if (r == 0) {
 		jw_init(&w, &x->buf);
 		jw_object(&w);
 		jw_key(&w, "kind");
 		jw_str(&w, "record");
 		jw_key(&w, "id");
-		jw_i64(&w, sqlite3_column_int64(s, 0));
+		jw_i64(&w, coll_stmt_int64(s, 0));
 		jw_key(&w, "agent_id");
-		jw_str(&w, (const char *)sqlite3_column_text(s, 1));
+		jw_str(&w, (const char *)coll_stmt_text(s, 1));
 		jw_key(&w, "seq");
-		jw_i64(&w, sqlite3_column_int64(s, 2));
+		jw_i64(&w, coll_stmt_int64(s, 2));
 		jw_key(&w, "record");
 		jw_string(&w, b64.data != NULL ? b64.data : "", b64.len);
 		jw_object_end(&w);
@@ -135,8 +134,8 @@ record_line(struct export *x, sqlite3_stmt *s)
 	}
 	sbuf_clear(&b64);
 	snprintf(x->cursor_agent, sizeof(x->cursor_agent), "%s",
-	    (const char *)sqlite3_column_text(s, 1));
-	x->cursor_seq = sqlite3_column_int64(s, 2);
+	    (const char *)coll_stmt_text(s, 1));
+	x->cursor_seq = coll_stmt_int64(s, 2);
 	return r;
 }
 
@@ -144,26 +143,24 @@ record_line(struct export *x, sqlite3_stmt *s)
 static int
 next_batch(struct export *x)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r, n = 0;
 
 	coll_store_lock(x->st);
-	r = coll_store_errno(sqlite3_prepare_v2(
-	    coll_store_db(x->st), records_sql, -1, &s, NULL));
+	r = coll_store_errno(coll_stmt_prepare(x->st, records_sql, &s));
 	if (r == 0)
 		r = bind_filter(s, x);
 	if (r == 0)
-		r = coll_store_errno(sqlite3_bind_text(
-		    s, 4, x->cursor_agent, -1, SQLITE_TRANSIENT));
+		r = coll_store_errno(coll_stmt_bind_text(s, 4, x->cursor_agent));
 	if (r == 0)
-		r = coll_store_errno(sqlite3_bind_int64(s, 5, x->cursor_seq));
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		r = coll_store_errno(coll_stmt_bind_int64(s, 5, x->cursor_seq));
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW) {
 		r = record_line(x, s);
 		n++;
 	}
-	sqlite3_finalize(s);
+	coll_stmt_finalize(s);
 	coll_store_unlock(x->st);
-	if (r == SQLITE_DONE)
+	if (r == COLL_DONE)
 		r = 0;
 	else if (r > 0)
 		r = coll_store_errno(r);

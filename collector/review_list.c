@@ -43,13 +43,13 @@ null_value(struct jw *w)
 }
 
 static void
-int_or_null(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+int_or_null(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	jw_key(w, key);
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+	if (coll_stmt_type(s, col) == COLL_NULL)
 		null_value(w);
 	else
-		jw_i64(w, sqlite3_column_int64(s, col));
+		jw_i64(w, coll_stmt_int64(s, col));
 }
 
 static void
@@ -63,36 +63,36 @@ time_value(struct jw *w, const char *key, int64_t ns)
 }
 
 static void
-alert_json(struct jw *w, sqlite3_stmt *s)
+alert_json(struct jw *w, struct coll_stmt *s)
 {
 	jw_object(w);
 	int_or_null(w, "id", s, 0);
 	jw_key(w, "agent_id");
-	jw_str(w, (const char *)sqlite3_column_text(s, 1));
+	jw_str(w, (const char *)coll_stmt_text(s, 1));
 	jw_key(w, "type");
-	jw_str(w, (const char *)sqlite3_column_text(s, 2));
+	jw_str(w, (const char *)coll_stmt_text(s, 2));
 	jw_key(w, "severity");
-	jw_i64(w, sqlite3_column_int64(s, 3));
+	jw_i64(w, coll_stmt_int64(s, 3));
 	int_or_null(w, "seq_from", s, 4);
 	int_or_null(w, "seq_to", s, 5);
 	jw_key(w, "detail");
-	if (sqlite3_column_type(s, 6) == SQLITE_NULL)
+	if (coll_stmt_type(s, 6) == COLL_NULL)
 		null_value(w);
 	else
-		jw_string(w, (const char *)sqlite3_column_text(s, 6),
-		    (size_t)sqlite3_column_bytes(s, 6));
-	time_value(w, "created", sqlite3_column_int64(s, 7));
+		jw_string(w, (const char *)coll_stmt_text(s, 6),
+		    (size_t)coll_stmt_bytes(s, 6));
+	time_value(w, "created", coll_stmt_int64(s, 7));
 	int_or_null(w, "explained_by", s, 8);
 	jw_object_end(w);
 }
 
 /* The stored alerts; *ret_last: id of the last one when a page follows. */
 static int
-stored_alerts(sqlite3 *db, const struct rv_query *q, struct jw *w,
+stored_alerts(struct coll_store *db, const struct rv_query *q, struct jw *w,
     int64_t *ret_last)
 {
 	struct rv_stmt st;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	uint64_t n = 0;
 	int64_t last = 0;
 	int r;
@@ -100,19 +100,19 @@ stored_alerts(sqlite3 *db, const struct rv_query *q, struct jw *w,
 	r = coll_review_alerts_stmt(q, &st);
 	if (r == 0)
 		r = coll_review_prepare(db, &st, "", &s);
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW) {
 		r = 0;
 		if (n == q->limit || w->b->len > RV_RESPONSE_MAX / 2) {
 			*ret_last = last;
 			break;
 		}
 		alert_json(w, s);
-		last = sqlite3_column_int64(s, 0);
+		last = coll_stmt_int64(s, 0);
 		n++;
 	}
-	sqlite3_finalize(s);
+	coll_stmt_finalize(s);
 	coll_review_stmt_clear(&st);
-	if (r == SQLITE_DONE)
+	if (r == COLL_DONE)
 		return 0;
 	return r > 0 ? coll_store_errno(r) : r;
 }
@@ -143,27 +143,26 @@ silent_detail(struct jw *w, int64_t secs)
 static int
 silent_alerts(struct coll_server *srv, const struct rv_query *q, struct jw *w)
 {
-	sqlite3 *db = coll_store_db(srv->st);
+	struct coll_store *db = srv->st;
 	int64_t now = coll_review_now(), last, secs;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
-	r = coll_store_errno(sqlite3_prepare_v2(db, silent_sql, -1, &s, NULL));
+	r = coll_store_errno(coll_stmt_prepare(db, silent_sql, &s));
 	if (r == 0)
-		r = coll_store_errno(sqlite3_bind_int64(
+		r = coll_store_errno(coll_stmt_bind_int64(
 		    s, 1, now - (int64_t)srv->silent_after * 1000000000));
 	if (r == 0 && q->s[RV_TERMINAL] != NULL)
-		r = coll_store_errno(sqlite3_bind_text(
-		    s, 2, q->s[RV_TERMINAL], -1, SQLITE_STATIC));
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		r = coll_store_errno(coll_stmt_bind_text(s, 2, q->s[RV_TERMINAL]));
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW) {
 		r = 0;
-		last = sqlite3_column_int64(s, 1);
+		last = coll_stmt_int64(s, 1);
 		secs = (now - last) / 1000000000;
 		jw_object(w);
 		jw_key(w, "id");
 		null_value(w);
 		jw_key(w, "agent_id");
-		jw_str(w, (const char *)sqlite3_column_text(s, 0));
+		jw_str(w, (const char *)coll_stmt_text(s, 0));
 		jw_key(w, "type");
 		jw_str(w, "silent");
 		jw_key(w, "severity");
@@ -174,8 +173,8 @@ silent_alerts(struct coll_server *srv, const struct rv_query *q, struct jw *w)
 		jw_i64(w, secs);
 		jw_object_end(w);
 	}
-	sqlite3_finalize(s);
-	if (r == SQLITE_DONE)
+	coll_stmt_finalize(s);
+	if (r == COLL_DONE)
 		return 0;
 	return r > 0 ? coll_store_errno(r) : r;
 }
@@ -204,7 +203,7 @@ coll_review_alerts(struct coll_server *srv, struct MHD_Connection *conn)
 	jw_array(&w);
 	coll_store_lock(srv->st);
 	if (q.s[RV_TYPE] == NULL || strcmp(q.s[RV_TYPE], "silent") != 0)
-		r = stored_alerts(coll_store_db(srv->st), &q, &w, &last);
+		r = stored_alerts(srv->st, &q, &w, &last);
 	/* Computed alerts come once, on the first page. */
 	if (r == 0 && silent && q.s[RV_BEFORE] == NULL)
 		r = silent_alerts(srv, &q, &w);
@@ -243,88 +242,88 @@ static const char state_sql[] =
     " ORDER BY seq DESC LIMIT 1";
 
 static void
-text_or_empty(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+text_or_empty(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	jw_key(w, key);
 	jw_string(w,
-	    sqlite3_column_type(s, col) == SQLITE_NULL ?
+	    coll_stmt_type(s, col) == COLL_NULL ?
 		"" :
-		(const char *)sqlite3_column_text(s, col),
-	    (size_t)sqlite3_column_bytes(s, col));
+		(const char *)coll_stmt_text(s, col),
+	    (size_t)coll_stmt_bytes(s, col));
 }
 
 static int
-agent_state(sqlite3 *db, const char *agent, struct jw *w)
+agent_state(struct coll_store *db, const char *agent, struct jw *w)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int rc;
 
 	jw_key(w, "state");
-	rc = sqlite3_prepare_v2(db, state_sql, -1, &s, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(s, 1, agent, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = coll_stmt_prepare(db, state_sql, &s);
+	if (rc == COLL_OK)
+		rc = coll_stmt_bind_text(s, 1, agent);
+	if (rc == COLL_OK)
+		rc = coll_stmt_step(s);
+	if (rc == COLL_ROW) {
 		jw_object(w);
-		time_value(w, "time", sqlite3_column_int64(s, 0));
+		time_value(w, "time", coll_stmt_int64(s, 0));
 		int_or_null(w, "policy_version", s, 1);
 		text_or_empty(w, "policy_hash", s, 2);
 		text_or_empty(w, "mismatch", s, 3);
 		jw_object_end(w);
-	} else if (rc == SQLITE_DONE)
+	} else if (rc == COLL_DONE)
 		null_value(w);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : coll_store_errno(rc);
+	coll_stmt_finalize(s);
+	return rc == COLL_ROW || rc == COLL_DONE ? 0 : coll_store_errno(rc);
 }
 
 /* policy_lagging: a published bundle the terminal does not report in
  * force (below the latest, or no report at all). */
 static void
-policy_fields(struct jw *w, sqlite3_stmt *s)
+policy_fields(struct jw *w, struct coll_stmt *s)
 {
-	bool has_latest = sqlite3_column_type(s, 5) != SQLITE_NULL;
+	bool has_latest = coll_stmt_type(s, 5) != COLL_NULL;
 
 	jw_key(w, "policy_group");
-	if (sqlite3_column_type(s, 3) == SQLITE_NULL)
+	if (coll_stmt_type(s, 3) == COLL_NULL)
 		null_value(w);
 	else
-		jw_str(w, (const char *)sqlite3_column_text(s, 3));
+		jw_str(w, (const char *)coll_stmt_text(s, 3));
 	int_or_null(w, "policy_version", s, 4);
 	int_or_null(w, "policy_latest", s, 5);
 	jw_key(w, "policy_lagging");
 	jw_bool(w, has_latest &&
-	    (sqlite3_column_type(s, 4) == SQLITE_NULL ||
-		sqlite3_column_int64(s, 4) < sqlite3_column_int64(s, 5)));
+	    (coll_stmt_type(s, 4) == COLL_NULL ||
+		coll_stmt_int64(s, 4) < coll_stmt_int64(s, 5)));
 }
 
 static int
 terminals(struct coll_server *srv, struct jw *w)
 {
-	sqlite3 *db = coll_store_db(srv->st);
+	struct coll_store *db = srv->st;
 	int64_t limit = coll_review_now() -
 	    (int64_t)srv->silent_after * 1000000000;
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	const char *agent;
 	int r;
 
-	r = coll_store_errno(sqlite3_prepare_v2(db, agents_sql, -1, &s, NULL));
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
-		agent = (const char *)sqlite3_column_text(s, 0);
+	r = coll_store_errno(coll_stmt_prepare(db, agents_sql, &s));
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW) {
+		agent = (const char *)coll_stmt_text(s, 0);
 		jw_object(w);
 		jw_key(w, "agent_id");
 		jw_str(w, agent);
-		time_value(w, "last_seen", sqlite3_column_int64(s, 1));
+		time_value(w, "last_seen", coll_stmt_int64(s, 1));
 		jw_key(w, "next_seq");
-		jw_i64(w, sqlite3_column_int64(s, 2));
+		jw_i64(w, coll_stmt_int64(s, 2));
 		jw_key(w, "silent");
-		jw_bool(w, sqlite3_column_int64(s, 1) < limit);
+		jw_bool(w, coll_stmt_int64(s, 1) < limit);
 		policy_fields(w, s);
 		r = agent_state(db, agent, w);
 		jw_object_end(w);
 	}
-	sqlite3_finalize(s);
-	if (r == SQLITE_DONE)
+	coll_stmt_finalize(s);
+	if (r == COLL_DONE)
 		return 0;
 	return r > 0 ? coll_store_errno(r) : r;
 }

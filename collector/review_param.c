@@ -348,13 +348,13 @@ coll_review_stmt_clear(struct rv_stmt *s)
 }
 
 int
-coll_review_prepare(sqlite3 *db, const struct rv_stmt *s, const char *prefix,
-    sqlite3_stmt **ret)
+coll_review_prepare(struct coll_store *db, const struct rv_stmt *s, const char *prefix,
+    struct coll_stmt **ret)
 {
 	struct sbuf b;
-	sqlite3_stmt *st = NULL;
+	struct coll_stmt *st = NULL;
 	size_t i;
-	int rc = SQLITE_OK, r;
+	int rc = COLL_OK, r;
 
 	if (s->err < 0)
 		return s->err;
@@ -364,15 +364,14 @@ coll_review_prepare(sqlite3 *db, const struct rv_stmt *s, const char *prefix,
 		sbuf_clear(&b);
 		return r;
 	}
-	rc = sqlite3_prepare_v2(db, b.data, -1, &st, NULL);
+	rc = coll_stmt_prepare(db, b.data, &st);
 	sbuf_clear(&b);
-	for (i = 0; i < s->n && rc == SQLITE_OK; i++)
+	for (i = 0; i < s->n && rc == COLL_OK; i++)
 		rc = s->arg[i].type == 't' ?
-		    sqlite3_bind_text(st, (int)i + 1, s->arg[i].t, -1,
-			SQLITE_STATIC) :
-		    sqlite3_bind_int64(st, (int)i + 1, s->arg[i].i);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(st);
+		    coll_stmt_bind_text(st, (int)i + 1, s->arg[i].t) :
+		    coll_stmt_bind_int64(st, (int)i + 1, s->arg[i].i);
+	if (rc != COLL_OK) {
+		coll_stmt_finalize(st);
 		return coll_store_errno(rc);
 	}
 	*ret = st;

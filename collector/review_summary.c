@@ -174,9 +174,9 @@ static const struct {
 #define ALERT_TYPES MG_ELEMENTSOF(alert_types)
 
 struct sum {
-	sqlite3 *db;
+	struct coll_store *db;
 	int64_t since, until, days, now, silent_ns;
-	sqlite3_stmt *policy, *state, *users, *devices, *alerts, *bundle;
+	struct coll_stmt *policy, *state, *users, *devices, *alerts, *bundle;
 	struct jw *w;
 };
 
@@ -190,61 +190,61 @@ null_value(struct jw *w)
 }
 
 static void
-time_or_null(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+time_or_null(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	char t[RV_TIME_LEN];
 
 	jw_key(w, key);
-	if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+	if (coll_stmt_type(s, col) == COLL_NULL) {
 		null_value(w);
 		return;
 	}
-	coll_review_time_format(sqlite3_column_int64(s, col), t);
+	coll_review_time_format(coll_stmt_int64(s, col), t);
 	jw_str(w, t);
 }
 
 /* Integers only: a body's "version": "3" is not a version. */
 static void
-int_or_null(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+int_or_null(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	jw_key(w, key);
-	if (sqlite3_column_type(s, col) == SQLITE_INTEGER)
-		jw_i64(w, sqlite3_column_int64(s, col));
+	if (coll_stmt_is_int(s, col))
+		jw_i64(w, coll_stmt_int64(s, col));
 	else
 		null_value(w);
 }
 
 static void
-text_or_empty(struct jw *w, const char *key, sqlite3_stmt *s, int col)
+text_or_empty(struct jw *w, const char *key, struct coll_stmt *s, int col)
 {
 	jw_key(w, key);
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+	if (coll_stmt_type(s, col) == COLL_NULL)
 		jw_str(w, "");
 	else
-		jw_string(w, (const char *)sqlite3_column_text(s, col),
-		    (size_t)sqlite3_column_bytes(s, col));
+		jw_string(w, (const char *)coll_stmt_text(s, col),
+		    (size_t)coll_stmt_bytes(s, col));
 }
 
 /* Bind ?1 agent, ?2 since, ?3 until to a per-terminal statement. */
 static int
-bind_period(const struct sum *m, sqlite3_stmt *s, const char *agent)
+bind_period(const struct sum *m, struct coll_stmt *s, const char *agent)
 {
 	int rc;
 
-	sqlite3_reset(s);
-	rc = sqlite3_bind_text(s, 1, agent, -1, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 2, m->since);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(s, 3, m->until);
+	coll_stmt_reset(s);
+	rc = coll_stmt_bind_text(s, 1, agent);
+	if (rc == COLL_OK)
+		rc = coll_stmt_bind_int64(s, 2, m->since);
+	if (rc == COLL_OK)
+		rc = coll_stmt_bind_int64(s, 3, m->until);
 	return coll_store_errno(rc);
 }
 
 static int
-step_done(sqlite3_stmt *s, int rc)
+step_done(struct coll_stmt *s, int rc)
 {
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : coll_store_errno(rc);
+	coll_stmt_reset(s);
+	return rc == COLL_DONE || rc == COLL_ROW ? 0 : coll_store_errno(rc);
 }
 
 /* "policy": the newest policy-loaded of the period, or null. */
@@ -257,7 +257,7 @@ policy_json(const struct sum *m, const char *agent)
 	if ((rc = bind_period(m, m->policy, agent)) < 0)
 		return rc;
 	jw_key(w, "policy");
-	if ((rc = sqlite3_step(m->policy)) == SQLITE_ROW) {
+	if ((rc = coll_stmt_step(m->policy)) == COLL_ROW) {
 		jw_object(w);
 		time_or_null(w, "time", m->policy, 0);
 		int_or_null(w, "version", m->policy, 1);
@@ -272,14 +272,14 @@ policy_json(const struct sum *m, const char *agent)
 static int
 state_json(const struct sum *m, const char *agent)
 {
-	sqlite3_stmt *s = m->state;
+	struct coll_stmt *s = m->state;
 	struct jw *w = m->w;
 	int rc;
 
 	if ((rc = bind_period(m, s, agent)) < 0)
 		return rc;
 	jw_key(w, "state");
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if ((rc = coll_stmt_step(s)) == COLL_ROW) {
 		jw_object(w);
 		time_or_null(w, "time", s, 0);
 		int_or_null(w, "policy_version", s, 1);
@@ -299,22 +299,22 @@ users_json(const struct sum *m, const char *agent)
 {
 	static const char *const keys[] = { "succeeded", "failed", "locked_out",
 		"break_glass" };
-	sqlite3_stmt *s = m->users;
+	struct coll_stmt *s = m->users;
 	struct jw *w = m->w;
 	int rc, n = 0, i;
 
 	if ((rc = bind_period(m, s, agent)) < 0)
 		return rc;
-	if ((rc = sqlite3_bind_int(s, 4, USERS_MAX + 1)) != SQLITE_OK)
+	if ((rc = coll_stmt_bind_int64(s, 4, USERS_MAX + 1)) != COLL_OK)
 		return coll_store_errno(rc);
 	jw_key(w, "users");
 	jw_array(w);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && ++n <= USERS_MAX) {
+	while ((rc = coll_stmt_step(s)) == COLL_ROW && ++n <= USERS_MAX) {
 		jw_object(w);
 		text_or_empty(w, "user", s, 0);
 		for (i = 0; i < 4; i++) {
 			jw_key(w, keys[i]);
-			jw_i64(w, sqlite3_column_int64(s, i + 1));
+			jw_i64(w, coll_stmt_int64(s, i + 1));
 		}
 		jw_object_end(w);
 	}
@@ -330,17 +330,17 @@ devices_json(const struct sum *m, const char *agent)
 {
 	static const char *const keys[] = { "action", "vendor", "product",
 		"serial", "user" };
-	sqlite3_stmt *s = m->devices;
+	struct coll_stmt *s = m->devices;
 	struct jw *w = m->w;
 	int rc, n = 0, i;
 
 	if ((rc = bind_period(m, s, agent)) < 0)
 		return rc;
-	if ((rc = sqlite3_bind_int(s, 4, DEVICES_MAX + 1)) != SQLITE_OK)
+	if ((rc = coll_stmt_bind_int64(s, 4, DEVICES_MAX + 1)) != COLL_OK)
 		return coll_store_errno(rc);
 	jw_key(w, "critical_devices");
 	jw_array(w);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && ++n <= DEVICES_MAX) {
+	while ((rc = coll_stmt_step(s)) == COLL_ROW && ++n <= DEVICES_MAX) {
 		jw_object(w);
 		time_or_null(w, "time", s, 0);
 		for (i = 0; i < 5; i++)
@@ -355,34 +355,44 @@ devices_json(const struct sum *m, const char *agent)
 
 /* "alerts": {type: {count, unexplained}} for every type, and the
  * number of unexplained integrity problems. */
+
+/* Bind parameter i of s to column col of row: an integer or NULL. */
 static int
-alerts_json(const struct sum *m, const char *agent, sqlite3_stmt *row)
+bind_copy(struct coll_stmt *s, int i, struct coll_stmt *row, int col)
+{
+	if (coll_stmt_type(row, col) == COLL_NULL)
+		return coll_stmt_bind_null(s, i);
+	return coll_stmt_bind_int64(s, i, coll_stmt_int64(row, col));
+}
+
+static int
+alerts_json(const struct sum *m, const char *agent, struct coll_stmt *row)
 {
 	int64_t count[ALERT_TYPES + 1] = { 0 }, unexp[ALERT_TYPES + 1] = { 0 };
 	int64_t chain = 0;
-	sqlite3_stmt *s = m->alerts;
+	struct coll_stmt *s = m->alerts;
 	const char *type;
 	size_t i;
 	int rc;
 
 	if ((rc = bind_period(m, s, agent)) < 0)
 		return rc;
-	rc = sqlite3_bind_value(s, 4, sqlite3_column_value(row, C_LO));
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_value(s, 5, sqlite3_column_value(row, C_HI));
-	if (rc != SQLITE_OK)
+	rc = bind_copy(s, 4, row, C_LO);
+	if (rc == COLL_OK)
+		rc = bind_copy(s, 5, row, C_HI);
+	if (rc != COLL_OK)
 		return coll_store_errno(rc);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		type = (const char *)sqlite3_column_text(s, 0);
+	while ((rc = coll_stmt_step(s)) == COLL_ROW) {
+		type = (const char *)coll_stmt_text(s, 0);
 		for (i = 0; i < ALERT_TYPES; i++)
 			if (type != NULL &&
 			    strcmp(type, alert_types[i].name) == 0)
 				break;
 		/* i == ALERT_TYPES: "other" */
-		count[i] += sqlite3_column_int64(s, 1);
-		unexp[i] += sqlite3_column_int64(s, 2);
+		count[i] += coll_stmt_int64(s, 1);
+		unexp[i] += coll_stmt_int64(s, 2);
 		if (i == ALERT_TYPES || alert_types[i].chain)
-			chain += sqlite3_column_int64(s, 2);
+			chain += coll_stmt_int64(s, 2);
 	}
 	jw_key(m->w, "alerts");
 	jw_object(m->w);
@@ -403,7 +413,7 @@ alerts_json(const struct sum *m, const char *agent, sqlite3_stmt *row)
 
 /* "device": {...}, "login": {...}, ... from the counted columns. */
 static void
-counts_json(struct jw *w, sqlite3_stmt *s)
+counts_json(struct jw *w, struct coll_stmt *s)
 {
 	size_t i;
 
@@ -415,7 +425,7 @@ counts_json(struct jw *w, sqlite3_stmt *s)
 			jw_object(w);
 		}
 		jw_key(w, counted[i].key);
-		jw_i64(w, sqlite3_column_int64(s, C_COUNTS + (int)i));
+		jw_i64(w, coll_stmt_int64(s, C_COUNTS + (int)i));
 	}
 	jw_object_end(w);
 }
@@ -423,18 +433,18 @@ counts_json(struct jw *w, sqlite3_stmt *s)
 /* The reporting regularity: days with an event, and the longest run of
  * days without one (the whole period when there is no event). */
 static void
-days_json(const struct sum *m, sqlite3_stmt *s)
+days_json(const struct sum *m, struct coll_stmt *s)
 {
 	int64_t quiet = m->days, tail;
 
-	if (sqlite3_column_type(s, C_MAXQ) != SQLITE_NULL) {
-		quiet = sqlite3_column_int64(s, C_MAXQ);
-		tail = m->days - 1 - sqlite3_column_int64(s, C_LASTDAY);
+	if (coll_stmt_type(s, C_MAXQ) != COLL_NULL) {
+		quiet = coll_stmt_int64(s, C_MAXQ);
+		tail = m->days - 1 - coll_stmt_int64(s, C_LASTDAY);
 		if (tail > quiet)
 			quiet = tail;
 	}
 	jw_key(m->w, "days_with_events");
-	jw_i64(m->w, sqlite3_column_int64(s, C_DAYS));
+	jw_i64(m->w, coll_stmt_int64(s, C_DAYS));
 	jw_key(m->w, "longest_quiet_days");
 	jw_i64(m->w, quiet);
 }
@@ -443,37 +453,37 @@ days_json(const struct sum *m, sqlite3_stmt *s)
 static int
 bundle_json(const struct sum *m, const char *agent)
 {
-	sqlite3_stmt *s = m->bundle;
+	struct coll_stmt *s = m->bundle;
 	struct jw *w = m->w;
 	int rc;
 
-	sqlite3_reset(s);
-	rc = sqlite3_bind_text(s, 1, agent, -1, SQLITE_STATIC);
+	coll_stmt_reset(s);
+	rc = coll_stmt_bind_text(s, 1, agent);
 	jw_key(w, "policy_bundle");
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if (rc == COLL_OK && (rc = coll_stmt_step(s)) == COLL_ROW) {
 		jw_object(w);
 		jw_key(w, "group");
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+		if (coll_stmt_type(s, 0) == COLL_NULL)
 			null_value(w);
 		else
-			jw_str(w, (const char *)sqlite3_column_text(s, 0));
+			jw_str(w, (const char *)coll_stmt_text(s, 0));
 		int_or_null(w, "version", s, 1);
 		int_or_null(w, "latest", s, 2);
 		jw_key(w, "lagging");
-		jw_bool(w, sqlite3_column_type(s, 2) != SQLITE_NULL &&
-		    (sqlite3_column_type(s, 1) == SQLITE_NULL ||
-			sqlite3_column_int64(s, 1) <
-			    sqlite3_column_int64(s, 2)));
+		jw_bool(w, coll_stmt_type(s, 2) != COLL_NULL &&
+		    (coll_stmt_type(s, 1) == COLL_NULL ||
+			coll_stmt_int64(s, 1) <
+			    coll_stmt_int64(s, 2)));
 		jw_object_end(w);
-	} else if (rc == SQLITE_DONE)
+	} else if (rc == COLL_DONE)
 		null_value(w);
 	return step_done(s, rc);
 }
 
 static int
-terminal_json(const struct sum *m, sqlite3_stmt *s)
+terminal_json(const struct sum *m, struct coll_stmt *s)
 {
-	const char *agent = (const char *)sqlite3_column_text(s, C_AGENT);
+	const char *agent = (const char *)coll_stmt_text(s, C_AGENT);
 	struct jw *w = m->w;
 	int r;
 
@@ -483,14 +493,14 @@ terminal_json(const struct sum *m, sqlite3_stmt *s)
 	time_or_null(w, "last_seen", s, C_LAST_SEEN);
 	jw_key(w, "silent");
 	jw_bool(
-	    w, sqlite3_column_int64(s, C_LAST_SEEN) < m->now - m->silent_ns);
+	    w, coll_stmt_int64(s, C_LAST_SEEN) < m->now - m->silent_ns);
 	jw_key(w, "events");
-	jw_i64(w, sqlite3_column_int64(s, C_N));
+	jw_i64(w, coll_stmt_int64(s, C_N));
 	time_or_null(w, "first_event", s, C_FIRST);
 	time_or_null(w, "last_event", s, C_LAST);
 	days_json(m, s);
 	jw_key(w, "unverified");
-	jw_i64(w, sqlite3_column_int64(s, C_UNVERIFIED));
+	jw_i64(w, coll_stmt_int64(s, C_UNVERIFIED));
 	counts_json(w, s);
 	if ((r = policy_json(m, agent)) == 0 &&
 	    (r = state_json(m, agent)) == 0 &&
@@ -503,15 +513,15 @@ terminal_json(const struct sum *m, sqlite3_stmt *s)
 }
 
 static int
-prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret)
+prepare(struct coll_store *db, const char *sql, struct coll_stmt **ret)
 {
-	return coll_store_errno(sqlite3_prepare_v2(db, sql, -1, ret, NULL));
+	return coll_store_errno(coll_stmt_prepare(db, sql, ret));
 }
 
 static int
 terminals(struct sum *m, const char *terminal)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	if ((r = prepare(m->db, main_sql, &s)) < 0 ||
@@ -522,26 +532,26 @@ terminals(struct sum *m, const char *terminal)
 	    (r = prepare(m->db, alerts_sql, &m->alerts)) < 0 ||
 	    (r = prepare(m->db, bundle_sql, &m->bundle)) < 0)
 		goto out;
-	r = coll_store_errno(sqlite3_bind_int64(s, 1, m->since));
+	r = coll_store_errno(coll_stmt_bind_int64(s, 1, m->since));
 	if (r == 0)
-		r = coll_store_errno(sqlite3_bind_int64(s, 2, m->until));
+		r = coll_store_errno(coll_stmt_bind_int64(s, 2, m->until));
 	if (r == 0 && terminal != NULL)
 		r = coll_store_errno(
-		    sqlite3_bind_text(s, 3, terminal, -1, SQLITE_STATIC));
-	while (r == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+		    coll_stmt_bind_text(s, 3, terminal));
+	while (r == 0 && (r = coll_stmt_step(s)) == COLL_ROW)
 		r = terminal_json(m, s);
-	if (r == SQLITE_DONE)
+	if (r == COLL_DONE)
 		r = 0;
 	else if (r > 0)
 		r = coll_store_errno(r);
 out:
-	sqlite3_finalize(s);
-	sqlite3_finalize(m->policy);
-	sqlite3_finalize(m->state);
-	sqlite3_finalize(m->users);
-	sqlite3_finalize(m->devices);
-	sqlite3_finalize(m->alerts);
-	sqlite3_finalize(m->bundle);
+	coll_stmt_finalize(s);
+	coll_stmt_finalize(m->policy);
+	coll_stmt_finalize(m->state);
+	coll_stmt_finalize(m->users);
+	coll_stmt_finalize(m->devices);
+	coll_stmt_finalize(m->alerts);
+	coll_stmt_finalize(m->bundle);
 	return r;
 }
 
@@ -610,7 +620,7 @@ coll_review_summary(struct coll_server *srv, struct MHD_Connection *conn)
 	jw_init(&w, &out);
 	head_json(&m);
 	coll_store_lock(srv->st);
-	m.db = coll_store_db(srv->st);
+	m.db = srv->st;
 	r = terminals(&m, q.s[RV_TERMINAL]);
 	coll_store_unlock(srv->st);
 	jw_array_end(&w);

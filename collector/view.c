@@ -67,7 +67,7 @@ put_text(FILE *out, const unsigned char *s, size_t max, size_t pad)
 /* ?1 agent (NULL: all), ?2 limit; 'n' takes no argument. */
 static int
 query(struct coll_store *st, const char *sql, const char *agent, unsigned limit,
-    sqlite3_stmt **s)
+    struct coll_stmt **s)
 {
 	if (agent != NULL)
 		return coll_store_run(st, sql, s, "ti", agent, (int64_t)limit);
@@ -78,32 +78,32 @@ int
 coll_view_events(
     struct coll_store *st, FILE *out, const char *agent, unsigned limit)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	r = query(st, events_sql, agent, limit, &s);
 	fprintf(out, "%-19s  %-16s %8s  %-20s %-8s %s\n", "RECEIVED", "AGENT",
 	    "SEQ", "ACTION", "VERIFIED", "MESSAGE");
 	for (; r == 1; r = coll_store_next(st, s)) {
-		put_time(out, sqlite3_column_int64(s, 0));
+		put_time(out, coll_stmt_int64(s, 0));
 		fputs("  ", out);
 		put_text(
-		    out, sqlite3_column_text(s, 1), MG_REC_AGENT_ID_MAX, 16);
-		fprintf(out, " %8lld  ", (long long)sqlite3_column_int64(s, 2));
-		put_text(out, sqlite3_column_text(s, 3), 20, 20);
-		fprintf(out, " %-8s ", sqlite3_column_int(s, 4) ? "yes" : "NO");
-		put_text(out, sqlite3_column_text(s, 5), COL_MESSAGE, 0);
+		    out, coll_stmt_text(s, 1), MG_REC_AGENT_ID_MAX, 16);
+		fprintf(out, " %8lld  ", (long long)coll_stmt_int64(s, 2));
+		put_text(out, coll_stmt_text(s, 3), 20, 20);
+		fprintf(out, " %-8s ", (int)coll_stmt_int64(s, 4) ? "yes" : "NO");
+		put_text(out, coll_stmt_text(s, 5), COL_MESSAGE, 0);
 		fputc('\n', out);
 	}
 	return r < 0 ? r : 0;
 }
 
 static void
-put_range(FILE *out, sqlite3_stmt *s)
+put_range(FILE *out, struct coll_stmt *s)
 {
 	char seq[48];
-	int64_t from = sqlite3_column_int64(s, 3);
-	int64_t to = sqlite3_column_int64(s, 4);
+	int64_t from = coll_stmt_int64(s, 3);
+	int64_t to = coll_stmt_int64(s, 4);
 
 	if (from == to)
 		snprintf(seq, sizeof(seq), "%lld", (long long)from);
@@ -111,32 +111,32 @@ put_range(FILE *out, sqlite3_stmt *s)
 		snprintf(seq, sizeof(seq), "%lld..%lld", (long long)from,
 		    (long long)to);
 	fprintf(out, " %-21s ", seq);
-	if (sqlite3_column_type(s, 5) == SQLITE_NULL)
+	if (coll_stmt_type(s, 5) == COLL_NULL)
 		fprintf(out, "%-9s ", "-");
 	else
 		fprintf(
-		    out, "by %-6lld ", (long long)sqlite3_column_int64(s, 5));
+		    out, "by %-6lld ", (long long)coll_stmt_int64(s, 5));
 }
 
 int
 coll_view_alerts(
     struct coll_store *st, FILE *out, const char *agent, unsigned limit)
 {
-	sqlite3_stmt *s = NULL;
+	struct coll_stmt *s = NULL;
 	int r;
 
 	r = query(st, alerts_sql, agent, limit, &s);
 	fprintf(out, "%-19s  %-16s %-17s %-21s %-9s %s\n", "RAISED", "AGENT",
 	    "TYPE", "SEQ", "EXPLAINED", "DETAIL");
 	for (; r == 1; r = coll_store_next(st, s)) {
-		put_time(out, sqlite3_column_int64(s, 0));
+		put_time(out, coll_stmt_int64(s, 0));
 		fputs("  ", out);
 		put_text(
-		    out, sqlite3_column_text(s, 1), MG_REC_AGENT_ID_MAX, 16);
+		    out, coll_stmt_text(s, 1), MG_REC_AGENT_ID_MAX, 16);
 		fputc(' ', out);
-		put_text(out, sqlite3_column_text(s, 2), 17, 17);
+		put_text(out, coll_stmt_text(s, 2), 17, 17);
 		put_range(out, s);
-		put_text(out, sqlite3_column_text(s, 6), COL_DETAIL, 0);
+		put_text(out, coll_stmt_text(s, 6), COL_DETAIL, 0);
 		fputc('\n', out);
 	}
 	return r < 0 ? r : 0;

@@ -107,7 +107,7 @@ for _ in $(seq 100); do
 done
 if [ -z "$port" ]; then cat "$log"; echo "FAIL: no start"; exit 1; fi
 url=https://localhost:$port
-eq "schema v3" "$(sqlite3 "$db" 'PRAGMA user_version')" 3
+eq "schema v4" "$(sqlite3 "$db" 'PRAGMA user_version')" 4
 
 # --- bundles, signed for real ------------------------------------------------------------
 policy_v() { # policy_v N: the shipped profile with [policy] version = N

@@ -83,7 +83,7 @@ done
 if [ -z "$port" ]; then cat "$log"; echo "FAIL: no start"; exit 1; fi
 url=https://localhost:$port
 
-eq "migrated to v2 and on (v3: policy bundles)" "$(sqlite3 "$db" 'PRAGMA user_version')" 3
+eq "migrated to v2 and on (v3: policy bundles, v4: Merkle log)" "$(sqlite3 "$db" 'PRAGMA user_version')" 4
 eq "old data kept, new columns work" "$(sqlite3 "$db" \
     "SELECT agent_id, outcome, dev_serial FROM events")" "old-pc|success|OLD1"
 eq "certificates table exists" \

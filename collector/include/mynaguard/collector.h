@@ -138,6 +138,11 @@ struct coll_store;
 int coll_store_open(const char *path, unsigned flags, struct coll_store **ret,
     const char **ret_why);
 void coll_store_free(struct coll_store *st);
+/* Whether Database= names PostgreSQL (postgresql:// or postgres://). */
+bool coll_store_is_pg(const char *database);
+/* Database= for logs and messages: a connection string's password is
+ * replaced by "***".  Returns buf. */
+const char *coll_store_display(const char *database, char *buf, size_t len);
 
 /* ---- ingest.c: one POST /v1/events body --------------------------------- */
 

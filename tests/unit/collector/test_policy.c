@@ -337,14 +337,16 @@ test_migrate_v2(void **state)
 	send_body(t);
 	coll_store_free(t->st);
 	t->st = NULL;
-	/* back to what a v2 collector left: v3 only added two tables */
+	/* back to what a v2 collector left: v3 added two tables, v4 four */
 	assert_int_equal(
 	    sqlite3_open_v2(t->db, &db, SQLITE_OPEN_READWRITE, NULL),
 	    SQLITE_OK);
 	assert_int_equal(
 	    sqlite3_exec(db,
 		"DROP TABLE policy_bundles;"
-		" DROP TABLE policy_terminals; PRAGMA user_version = 2;",
+		" DROP TABLE policy_terminals; DROP TABLE merkle_leaves;"
+		" DROP TABLE merkle_nodes; DROP TABLE merkle_state;"
+		" DROP TABLE checkpoints; PRAGMA user_version = 2;",
 		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
@@ -355,7 +357,7 @@ test_migrate_v2(void **state)
 	coll_store_free(t->st);
 	t->st = NULL;
 	assert_int_equal(coll_store_open(t->db, 0, &t->st, &why), 0);
-	assert_int_equal(query_int(t, "PRAGMA user_version"), 3);
+	assert_int_equal(query_int(t, "PRAGMA user_version"), 4);
 	assert_int_equal(query_int(t, "SELECT count(*) FROM events"), 3);
 	assert_int_equal(in_force(t), 5);
 	assert_int_equal(query_int(t,

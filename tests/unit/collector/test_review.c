@@ -21,17 +21,17 @@
 static void
 plan_of(struct coll_store *st, const struct rv_stmt *s, char *out, size_t len)
 {
-	sqlite3_stmt *p = NULL;
+	struct coll_stmt *p = NULL;
 	size_t n = 0;
 
-	assert_int_equal(coll_review_prepare(coll_store_db(st), s,
+	assert_int_equal(coll_review_prepare(st, s,
 			     "EXPLAIN QUERY PLAN ", &p),
 	    0);
 	out[0] = '\0';
-	while (sqlite3_step(p) == SQLITE_ROW && n < len)
+	while (coll_stmt_step(p) == COLL_ROW && n < len)
 		n += (size_t)snprintf(out + n, len - n, "%s|",
-		    (const char *)sqlite3_column_text(p, 3));
-	sqlite3_finalize(p);
+		    (const char *)coll_stmt_text(p, 3));
+	coll_stmt_finalize(p);
 }
 
 static void
