@@ -27,7 +27,7 @@ packages=(build-essential cmake ninja-build pkg-config clang
 	libclang-rt-14-dev cppcheck pmccabe libudev-dev libfido2-dev libssl-dev
 	libcurl4-openssl-dev libcmocka-dev usbguard python3 git
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl
-	openssl python3-jsonschema sqlite3 util-linux
+	openssl python3-jsonschema sqlite3 util-linux postgresql libpq-dev
 	udev umockdev gir1.2-umockdev-1.0 python3-gi dbus python3-dbus
 	qemu-system-x86 busybox-static cpio kmod zstd xz-utils
 	libcbor-dev libpam0g-dev libpam-wrapper libpamtest0-dev pamtester
