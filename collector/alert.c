@@ -326,6 +326,18 @@ alert_one(struct coll_chain *c, const struct coll_item *it)
 }
 
 int
+coll_alert_scan(struct coll_chain *c, const struct coll_item *items, size_t n)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++)
+		if (is_alerting(&items[i]))
+			r = alert_one(c, &items[i]);
+	return r;
+}
+
+int
 coll_alert_states(struct coll_store *st, const char *agent,
     const struct coll_item *items, size_t n, int64_t now,
     struct coll_result *res)
@@ -347,9 +359,8 @@ coll_alert_states(struct coll_store *st, const char *agent,
 	sbuf_init(&c.log, 64u * 1024u);
 	coll_store_lock(st);
 	if ((r = coll_store_begin(st)) == 0) {
-		for (; i < n && r == 0; i++)
-			if (is_alerting(&items[i]))
-				r = alert_one(&c, &items[i]);
+		if ((r = coll_store_xlock(st, agent)) == 0)
+			r = coll_alert_scan(&c, items + i, n - i);
 		if (r == 0)
 			r = coll_store_commit(st);
 		if (r < 0)

@@ -18,6 +18,7 @@
  *   seq <  next, not stored        late arrival: store, check neighbours
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -137,6 +138,7 @@ store_event(struct coll_chain *c, const struct coll_item *it)
 	if (rc < 0)
 		return rc;
 	c->res->accepted++;
+	c->stored[c->nstored++] = it;
 	handled(c, r->seq);
 	if (r->flags & MG_REC_F_LOSS)
 		return coll_loss_apply(c, it);
@@ -316,40 +318,61 @@ chain_init(struct coll_chain *c, struct coll_store *st, const char *agent,
 	sbuf_init(&c->log, LOG_QUEUE_MAX);
 }
 
+/* Everything of one request, in the open transaction: the chain, then
+ * the alerts about the stored records, then the Merkle log. */
+static int
+apply_all(struct coll_chain *c, struct coll_item *items, size_t n,
+    struct sbuf *d)
+{
+	size_t i;
+	int r;
+
+	/* Two collectors given the same terminal's records at once (a
+	 * retry through another instance) take turns here. */
+	if ((r = coll_store_xlock(c->st, c->agent)) < 0 ||
+	    (r = load_state(c)) < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if ((r = apply_one(c, &items[i], d)) < 0)
+			return r;
+	if ((r = save_state(c)) < 0 || (r = acked(c)) < 0 ||
+	    (r = coll_alert_scan(c, items, n)) < 0)
+		return r;
+	return coll_ledger_append(c->st, c->agent, c->stored, c->nstored);
+}
+
 int
 coll_chain_apply(struct coll_store *st, const char *agent,
     struct coll_item *items, size_t n, int64_t now, struct coll_result *res)
 {
 	struct coll_chain c;
 	struct sbuf d;
-	size_t i;
 	int r;
 
 	chain_init(&c, st, agent, now, res);
+	if (n > 0 && (c.stored = calloc(n, sizeof(*c.stored))) == NULL)
+		return -ENOMEM;
 	sbuf_init(&d, DETAIL_MAX);
-	coll_store_lock(st);
+	if ((r = coll_store_lock_timed(st, COLL_LOCK_WAIT_MS)) < 0)
+		goto out;
 	if ((r = coll_store_begin(st)) < 0)
 		goto unlock;
-	if ((r = load_state(&c)) < 0)
-		goto rollback;
-	for (i = 0; i < n; i++)
-		if ((r = apply_one(&c, &items[i], &d)) < 0)
-			goto rollback;
-	if ((r = save_state(&c)) < 0 || (r = acked(&c)) < 0 ||
+	if ((r = apply_all(&c, items, n, &d)) < 0 ||
 	    (r = coll_store_commit(st)) < 0)
 		goto rollback;
 	coll_store_unlock(st);
 	res->acked = c.acked;
 	coll_alert_flush(&c);
-	sbuf_clear(&d);
-	return 0;
+	goto out;
 rollback:
 	coll_store_rollback(st);
 unlock:
 	coll_store_unlock(st);
 	res->accepted = res->duplicates = res->quarantined = res->alerts = 0;
 	sbuf_clear(&c.log);
+out:
 	sbuf_clear(&d);
+	free(c.stored);
 	return r;
 }
 

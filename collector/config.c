@@ -23,6 +23,7 @@
 #define TIMEOUT_MAX 3600u
 #define REVIEW "Review"
 #define POLICY "Policy"
+#define CHECKPOINT "Checkpoint"
 #define SILENT_AFTER_MAX (3650u * 86400u)
 
 typedef int parse_fn(const char *value, void *field, struct coll_diag *d);
@@ -169,9 +170,9 @@ bad:
 }
 
 /* A whole number of seconds, or of minutes, hours or days with an m, h or
- * d suffix ("3d"), 1 s..3650 d. */
+ * d suffix ("3d"), 1 s..max s.  -ERANGE. */
 static int
-parse_duration(const char *value, void *field, struct coll_diag *d)
+duration(const char *value, uint32_t max, uint32_t *ret)
 {
 	static const struct {
 		char suffix;
@@ -187,18 +188,66 @@ parse_duration(const char *value, void *field, struct coll_diag *d)
 	if (len > 0 && (value[len - 1] < '0' || value[len - 1] > '9'))
 		len--;
 	if (len == 0 || len >= sizeof(num))
-		goto bad;
+		return -ERANGE;
 	memcpy(num, value, len);
 	num[len] = '\0';
-	if (parse_u32(num, 1, SILENT_AFTER_MAX / unit, &v) < 0)
-		goto bad;
-	*(uint32_t *)field = v * unit;
+	if (parse_u32(num, 1, max / unit, &v) < 0)
+		return -ERANGE;
+	*ret = v * unit;
 	return 0;
-bad:
-	return diag(d, -ERANGE,
-	    "SilentAfter must be a duration of 1s..3650d "
-	    "(seconds, or m, h or d), not '%s'",
-	    value);
+}
+
+static int
+parse_duration(const char *value, void *field, struct coll_diag *d)
+{
+	if (duration(value, SILENT_AFTER_MAX, field) < 0)
+		return diag(d, -ERANGE,
+		    "SilentAfter must be a duration of 1s..3650d "
+		    "(seconds, or m, h or d), not '%s'",
+		    value);
+	return 0;
+}
+
+/* [Checkpoint] Interval: 10 s..1 d. */
+static int
+parse_interval(const char *value, void *field, struct coll_diag *d)
+{
+	if (duration(value, 86400, field) < 0 || *(uint32_t *)field < 1)
+		return diag(d, -ERANGE,
+		    "Interval must be a duration of 1s..1d "
+		    "(seconds, or m, h or d), not '%s'",
+		    value);
+	return 0;
+}
+
+static int
+parse_pending(const char *value, void *field, struct coll_diag *d)
+{
+	if (parse_u32(value, 1, 4096, field) < 0)
+		return diag(d, -ERANGE, "MaxPending must be 1..4096, not '%s'",
+		    value);
+	return 0;
+}
+
+/* [Checkpoint] Origin: the log's name in its checkpoints, 1..64 of
+ * [A-Za-z0-9._-]. */
+static int
+parse_origin(const char *value, void *field, struct coll_diag *d)
+{
+	size_t i, n = strlen(value);
+
+	for (i = 0; i < n; i++)
+		if (!((value[i] >= 'a' && value[i] <= 'z') ||
+			(value[i] >= 'A' && value[i] <= 'Z') ||
+			(value[i] >= '0' && value[i] <= '9') ||
+			value[i] == '.' || value[i] == '_' || value[i] == '-'))
+			break;
+	if (n == 0 || n > 64 || i < n)
+		return diag(d, -EBADMSG,
+		    "Origin must be 1..64 letters, digits, '.', '_' or '-', "
+		    "not '%s'",
+		    value);
+	return set_string(field, value);
 }
 
 static const struct keyword keywords[] = {
@@ -217,6 +266,12 @@ static const struct keyword keywords[] = {
 	    offsetof(struct coll_config, max_body) },
 	{ SECTION, "Timeout", parse_timeout,
 	    offsetof(struct coll_config, timeout) },
+	{ SECTION, "MaxPending", parse_pending,
+	    offsetof(struct coll_config, max_pending) },
+	{ CHECKPOINT, "Interval", parse_interval,
+	    offsetof(struct coll_config, checkpoint_interval) },
+	{ CHECKPOINT, "Origin", parse_origin,
+	    offsetof(struct coll_config, origin) },
 	{ REVIEW, "SilentAfter", parse_duration,
 	    offsetof(struct coll_config, silent_after) },
 	{ POLICY, "SigningCertificate", parse_path,
@@ -245,7 +300,10 @@ coll_config_init(struct coll_config *c)
 	c->max_body = 4u * 1024u * 1024u;
 	c->timeout = 30;
 	c->silent_after = 3u * 86400u;
-	if (c->listen == NULL || c->database == NULL) {
+	c->max_pending = 64;
+	c->checkpoint_interval = 300;
+	c->origin = dup_str("mynaguard");
+	if (c->listen == NULL || c->database == NULL || c->origin == NULL) {
 		coll_config_clear(c);
 		return -ENOMEM;
 	}
@@ -263,6 +321,7 @@ coll_config_clear(struct coll_config *c)
 	free(c->ca);
 	free(c->database);
 	free(c->signing_cert);
+	free(c->origin);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -271,9 +330,9 @@ static int
 config_copy(struct coll_config *dst, const struct coll_config *src)
 {
 	char **d[] = { &dst->listen, &dst->certificate, &dst->key, &dst->ca,
-		&dst->database, &dst->signing_cert };
+		&dst->database, &dst->signing_cert, &dst->origin };
 	char *const s[] = { src->listen, src->certificate, src->key, src->ca,
-		src->database, src->signing_cert };
+		src->database, src->signing_cert, src->origin };
 	size_t i;
 
 	*dst = *src;
@@ -305,7 +364,7 @@ coll_config_set(struct coll_config *c, const char *key, const char *value,
 struct walk {
 	struct coll_config *c;
 	const char *section; /* the current one, from keywords[] */
-	uint32_t sections;   /* bit 0: [Collector], 1: [Review], 2: [Policy] */
+	uint32_t sections;   /* bit i: names[i] of on_section() seen */
 	uint32_t seen;
 	struct coll_diag *d;
 };
@@ -313,7 +372,8 @@ struct walk {
 static int
 on_section(struct walk *w, const char *name)
 {
-	static const char *const names[] = { SECTION, REVIEW, POLICY };
+	static const char *const names[] = { SECTION, REVIEW, POLICY,
+		CHECKPOINT };
 	size_t i;
 
 	for (i = 0; i < MG_ELEMENTSOF(names); i++) {
@@ -327,8 +387,8 @@ on_section(struct walk *w, const char *name)
 		return 0;
 	}
 	return diag(w->d, -EBADMSG,
-	    "unknown section [%s] (only [" SECTION "], [" REVIEW "] and ["
-	    POLICY "])",
+	    "unknown section [%s] (only [" SECTION "], [" REVIEW "], ["
+	    POLICY "] and [" CHECKPOINT "])",
 	    name);
 }
 

@@ -187,6 +187,14 @@ begin_events(struct coll_server *srv, struct MHD_Connection *conn,
 		return answer_now(conn, con_cls, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "error", "body too large", NULL);
 	}
+	if (atomic_load(&srv->inflight) >= srv->max_pending) {
+		/* Backpressure: the terminal keeps its spool and retries
+		 * after Retry-After; nothing queues without bound here. */
+		coll_log(LOG_DEBUG, "busy: %u requests in progress (CN %s)",
+		    atomic_load(&srv->inflight), p->cn);
+		return answer_now(conn, con_cls, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "error", "collector busy, retry later", NULL);
+	}
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return MHD_NO;
 	r = mg_verifier_from_der(p->der, p->der_len, &q->v);
@@ -236,6 +244,8 @@ begin_review(struct coll_server *srv, struct MHD_Connection *conn,
 	*con_cls = &answered;
 	if (strncmp(url, REVIEW_PREFIX, strlen(REVIEW_PREFIX)) != 0)
 		return coll_web_request(conn, url);
+	if (strcmp(url, REVIEW_PREFIX "checkpoint") == 0)
+		return coll_review_checkpoint(srv, conn);
 	return coll_review_request(srv, conn, url);
 }
 

@@ -214,13 +214,6 @@ coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
 	    st, mg_verifier_agent_id(v), d.items, d.n, now_ns, res);
 	if (r < 0)
 		goto out;
-	if ((r = coll_alert_states(st, mg_verifier_agent_id(v), d.items, d.n,
-	    now_ns, res)) < 0) {
-		coll_log_errno(LOG_ERR, r, "cannot store the state-mismatch "
-		    "alerts of %s: %s", mg_verifier_agent_id(v),
-		    coll_store_errmsg(st));
-		r = 0;	/* the records are stored: acknowledge them */
-	}
 	if ((r = coll_policy_events(st, mg_verifier_agent_id(v), d.items, d.n)) <
 	    0) {
 		coll_log_errno(LOG_ERR, r, "cannot store the policy state of "

@@ -44,6 +44,7 @@ void coll_store_unlock(struct coll_store *st);
  * a request that cannot get the database soon is answered 503 with
  * Retry-After instead of waiting in an unbounded queue). */
 int coll_store_lock_timed(struct coll_store *st, unsigned ms);
+#define COLL_LOCK_WAIT_MS 5000u
 /* A write transaction (SQLite: BEGIN IMMEDIATE) / COMMIT / ROLLBACK.
  * -errno. */
 int coll_store_begin(struct coll_store *st);
@@ -154,6 +155,9 @@ struct coll_chain {
 	uint64_t acked; /* highest seq handled in this request */
 	struct coll_result *res;
 	struct sbuf log; /* alert lines, logged after COMMIT */
+	/* The records this transaction stored, in order, for the log. */
+	const struct coll_item **stored;
+	size_t nstored;
 };
 
 int coll_chain_apply(struct coll_store *st, const char *agent,
@@ -178,6 +182,10 @@ void coll_alert_flush(struct coll_chain *c);
 int coll_alert_states(struct coll_store *st, const char *agent,
     const struct coll_item *items, size_t n, int64_t now,
     struct coll_result *res);
+/* The same inside the caller's transaction (coll_chain_apply): alerts
+ * are raised with the records they are about, or not at all. */
+int coll_alert_scan(
+    struct coll_chain *c, const struct coll_item *items, size_t n);
 
 /* The seq of a loss record that covers from..to, or 0. */
 int coll_loss_covering(
@@ -196,6 +204,44 @@ int coll_loss_apply(struct coll_chain *c, const struct coll_item *it);
 int coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
     const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
     int64_t now_ns, struct coll_result *res);
+
+/* ---- ledger.c: the Merkle log (issue 9) ----------------------------------- */
+
+struct mg_merkle_frontier;
+struct coll_signer;
+
+/* In the caller's transaction: append these stored records of agent to the
+ * log (takes the log's transaction lock).  -errno. */
+int coll_ledger_append(struct coll_store *st, const char *agent,
+    const struct coll_item *const *items, size_t n);
+/* Append every stored event that is not in the log yet (a database made
+ * before the log), in its own transactions; *ret_n: how many. */
+int coll_ledger_catch_up(struct coll_store *st, uint64_t *ret_n);
+/* The log's compact range (size 0 when empty).  -EBADMSG if corrupt. */
+int coll_ledger_load(struct coll_store *st, struct mg_merkle_frontier *f);
+/* Hash of the perfect subtree (level, index) from the stored hashes. */
+int coll_ledger_subtree(struct coll_store *st, unsigned level, uint64_t index,
+    uint8_t out[32]);
+/* RFC 9162 proofs from the stored hashes (proof: MG_MERKLE_MAX_PROOF). */
+int coll_ledger_inclusion(struct coll_store *st, uint64_t index, uint64_t size,
+    uint8_t (*proof)[32], size_t *n);
+int coll_ledger_consistency(struct coll_store *st, uint64_t m, uint64_t size,
+    uint8_t (*proof)[32], size_t *n);
+/* The collector's checkpoint signer: its TLS key and certificate. */
+int coll_signer_load(const char *key_path, const char *cert_path,
+    const char *origin, struct coll_signer **ret);
+void coll_signer_free(struct coll_signer *s);
+/* Sign a throwaway checkpoint, so a certificate that cannot sign them (no
+ * TLS server purpose, not P-256, not valid now) is found at start. */
+int coll_signer_check(const struct coll_signer *s, int64_t now_ns,
+    const char **ret_why);
+/* Sign and store a checkpoint of the log as it is, unless one of this
+ * origin already covers its size: 1 signed, 0 nothing new, -errno with
+ * *ret_why set when signing itself failed. */
+int coll_ledger_sign(struct coll_store *st, const struct coll_signer *sg,
+    int64_t now_ns, uint64_t *ret_size, const char **ret_why);
+/* The newest stored checkpoint's text (malloc'd): 1, 0 none, -errno. */
+int coll_ledger_latest(struct coll_store *st, char **ret_text);
 
 /* policy_state.c: after coll_chain_apply(), the policy version each
  * stored, verified policy-loaded record reports in force (newest by seq);
@@ -236,6 +282,7 @@ struct coll_server {
 	size_t max_body;
 	uint32_t silent_after; /* [Review] SilentAfter, seconds */
 	atomic_uint inflight; /* POSTs between headers and answer */
+	unsigned max_pending; /* more inflight POSTs get 503 */
 	atomic_bool serving;  /* the daemon has started */
 };
 
@@ -248,6 +295,10 @@ struct coll_conn {
 /* review.c: answer GET/HEAD url (under /v1/review/) of a reviewer. */
 enum MHD_Result coll_review_request(
     struct coll_server *srv, struct MHD_Connection *conn, const char *url);
+
+/* review_ledger.c: answer GET/HEAD /v1/review/checkpoint. */
+enum MHD_Result coll_review_checkpoint(
+    struct coll_server *srv, struct MHD_Connection *conn);
 
 /* policy_api.c: answer GET/HEAD /v1/policy/bundle of a terminal. */
 enum MHD_Result coll_policy_request(struct coll_server *srv,

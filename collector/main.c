@@ -210,6 +210,7 @@ static int
 serve(const struct coll_config *c, const struct coll_tls *t,
     struct coll_store *st)
 {
+	struct coll_checkpointer *cp = NULL;
 	struct coll_server *srv = NULL;
 	char addr[96];
 	sigset_t set;
@@ -222,8 +223,12 @@ serve(const struct coll_config *c, const struct coll_tls *t,
 	if ((r = -pthread_sigmask(SIG_BLOCK, &set, NULL)) < 0)
 		return coll_log_errno(LOG_ERR, r, "pthread_sigmask");
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = coll_server_start(c, t, st, &srv)) < 0)
+	if ((r = coll_checkpointer_start(c, st, &cp)) < 0)
 		return r;
+	if ((r = coll_server_start(c, t, st, &srv)) < 0) {
+		coll_checkpointer_stop(cp);
+		return r;
+	}
 	if (coll_server_address(srv, addr, sizeof(addr)) < 0)
 		snprintf(addr, sizeof(addr), "%s", c->listen);
 	coll_log(LOG_INFO, "listening on %s", addr);
@@ -240,6 +245,7 @@ serve(const struct coll_config *c, const struct coll_tls *t,
 	sd_notify(0, "STOPPING=1");
 	coll_log(LOG_INFO, "stopping (%s)", sigabbrev_np(sig));
 	coll_server_stop(srv, c->timeout);
+	coll_checkpointer_stop(cp);
 	return 0;
 }
 

@@ -187,6 +187,7 @@ coll_server_start(const struct coll_config *c, const struct coll_tls *t,
 	srv->st = st;
 	srv->max_body = c->max_body;
 	srv->silent_after = c->silent_after;
+	srv->max_pending = c->max_pending;
 	atomic_init(&srv->inflight, 0);
 	atomic_init(&srv->serving, false);
 	/* One option per line. */

@@ -19,19 +19,22 @@ coll_store_is_pg(const char *database)
 		strncmp(database, "postgres://", 11) == 0);
 }
 
-/* postgresql://user:PASSWORD@host/db and password=... in the query. */
+/* scheme://user:PASSWORD@host/db and password=... in the query. */
 const char *
 coll_store_display(const char *database, char *buf, size_t len)
 {
-	const char *at, *colon, *pw, *end;
+	const char *at, *colon, *pw, *end, *auth, *slash;
 	int n;
 
 	snprintf(buf, len, "%s", database);
-	if (!coll_store_is_pg(database))
+	if ((auth = strstr(database, "://")) == NULL)
 		return buf;
-	colon = strchr(strstr(database, "://") + 3, ':');
-	at = strchr(database, '@');
-	if (at != NULL && colon != NULL && colon < at) {
+	auth += 3;
+	colon = strchr(auth, ':');
+	at = strchr(auth, '@');
+	slash = strchr(auth, '/');
+	if (at != NULL && colon != NULL && colon < at &&
+	    (slash == NULL || slash > at)) {
 		n = (int)(colon - database) + 1;
 		snprintf(buf, len, "%.*s***%s", n, database, at);
 	}
@@ -39,7 +42,8 @@ coll_store_display(const char *database, char *buf, size_t len)
 		end = strchr(pw, '&');
 		n = (int)(pw - buf) + 9;
 		snprintf(buf + n, len - (size_t)n, "***%s",
-		    end != NULL ? strstr(database, end) : "");
+		    end != NULL ? strchr(strstr(database, "password="), '&') :
+				  "");
 	}
 	return buf;
 }

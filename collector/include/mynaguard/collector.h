@@ -42,7 +42,7 @@ struct coll_config {
 	char *certificate; /* server certificate (PEM), absolute path */
 	char *key;	   /* its private key (PEM) */
 	char *ca;	   /* the town CA: the only client trust anchor */
-	char *database;	   /* SQLite file */
+	char *database;	   /* SQLite file, or postgresql:// string */
 	uint32_t threads;  /* HTTP worker threads */
 	uint32_t max_body; /* bytes per POST */
 	uint32_t timeout;  /* idle seconds per connection */
@@ -51,6 +51,13 @@ struct coll_config {
 	 * when set, "policy publish" also checks a bundle's signature, as a
 	 * guard against publishing the wrong file.  NULL: structure only. */
 	char *signing_cert;
+	/* POSTs being received or stored at once; more get 503 with
+	 * Retry-After (backpressure: terminals keep their spools). */
+	uint32_t max_pending;
+	/* [Checkpoint]: seconds between signed checkpoints of the Merkle
+	 * log, and the log's name in them. */
+	uint32_t checkpoint_interval;
+	char *origin;
 };
 
 /* Where a configuration problem is (line 0: not tied to a line). */
@@ -138,6 +145,16 @@ struct coll_store;
 int coll_store_open(const char *path, unsigned flags, struct coll_store **ret,
     const char **ret_why);
 void coll_store_free(struct coll_store *st);
+/*
+ * checkpointer.c: append events stored before the Merkle log existed, then
+ * start the thread that signs a checkpoint of the log every [Checkpoint]
+ * Interval with the collector's TLS key (and once more at stop).  Logs
+ * what fails.  -errno.
+ */
+struct coll_checkpointer;
+int coll_checkpointer_start(const struct coll_config *c, struct coll_store *st,
+    struct coll_checkpointer **ret);
+void coll_checkpointer_stop(struct coll_checkpointer *cp);
 /* Whether Database= names PostgreSQL (postgresql:// or postgres://). */
 bool coll_store_is_pg(const char *database);
 /* Database= for logs and messages: a connection string's password is

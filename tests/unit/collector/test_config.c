@@ -80,7 +80,46 @@ test_good(void **state)
 	assert_int_equal(coll_config_set(&c, "Port", "0", &d), 0);
 	assert_int_equal(c.port, 0);
 	assert_int_equal(coll_config_set(&c, "Nope", "1", &d), -ENOENT);
+	/* PostgreSQL, and the checkpoint and backpressure settings */
+	assert_int_equal(coll_config_set(&c, "Database",
+			     "postgresql://mg:pw@127.0.0.1:5432/mg", &d),
+	    0);
+	assert_true(coll_store_is_pg(c.database));
+	assert_int_equal(c.max_pending, 64);
+	assert_int_equal(c.checkpoint_interval, 300);
+	assert_string_equal(c.origin, "mynaguard");
+	assert_int_equal(coll_config_set(&c, "Interval", "2m", &d), 0);
+	assert_int_equal(c.checkpoint_interval, 120);
+	assert_int_equal(coll_config_set(&c, "Origin", "town.example", &d), 0);
+	assert_string_equal(c.origin, "town.example");
 	coll_config_clear(&c);
+}
+
+static void
+test_display(void **state)
+{
+	char b[128];
+
+	(void)state;
+	assert_string_equal(coll_store_display(
+				"postgresql://mg:s3cret@db:5432/mg", b, sizeof(b)),
+	    "postgresql://mg:***@db:5432/mg");
+	assert_string_equal(coll_store_display("postgresql://db/mg?user=mg&"
+					       "password=s3cret&sslmode=require",
+				b, sizeof(b)),
+	    "postgresql://db/mg?user=mg&password=***&sslmode=require");
+	assert_string_equal(coll_store_display("postgresql://db/mg?password=x",
+				b, sizeof(b)),
+	    "postgresql://db/mg?password=***");
+	assert_string_equal(coll_store_display("postgres://mg:pw@db", b,
+				sizeof(b)),
+	    "postgres://mg:***@db");
+	assert_string_equal(coll_store_display("/var/lib/a:b@c.db", b,
+				sizeof(b)),
+	    "/var/lib/a:b@c.db");
+	assert_string_equal(coll_store_display("postgresql://mg@db/x:y", b,
+				sizeof(b)),
+	    "postgresql://mg@db/x:y");
 }
 
 struct bad {
@@ -108,7 +147,14 @@ static const struct bad bads[] = {
 	{ "[Collector]\nListen=localhost\n", 2, "not a numeric" },
 	{ "[Collector]\nCA=ca.pem\n", 2, "not an absolute path" },
 	{ "[Collector]\nKey=\n", 2, "empty value" },
-	{ "[Collector]\n\n\nDatabase=x\n", 4, "not an absolute path" },
+	{ "[Collector]\n\n\nDatabase=x\n", 4,
+	    "neither an absolute path nor a postgresql:// connection string" },
+	{ "[Collector]\nDatabase=mysql://u:secret@h/db\n", 2,
+	    "'mysql://u:***@h/db' is neither" },
+	{ "[Collector]\nMaxPending=0\n", 2, "MaxPending must be 1..4096" },
+	{ "[Checkpoint]\nInterval=2d\n", 2, "Interval must be" },
+	{ "[Checkpoint]\nOrigin=a b\n", 2, "Origin must be" },
+	{ "[Collector]\nOrigin=x\n", 2, "unknown key 'Origin' in [Collector]" },
 };
 
 static void
@@ -232,6 +278,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_display),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_example),
