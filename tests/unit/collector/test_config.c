@@ -237,6 +237,9 @@ test_example(void **state)
 	assert_int_equal(c.threads, def.threads);
 	assert_int_equal(c.max_body, def.max_body);
 	assert_int_equal(c.timeout, def.timeout);
+	assert_int_equal(c.max_pending, def.max_pending);
+	assert_int_equal(c.checkpoint_interval, def.checkpoint_interval);
+	assert_string_equal(c.origin, def.origin);
 	coll_config_clear(&c);
 	coll_config_clear(&def);
 	free(text);
