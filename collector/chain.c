@@ -32,10 +32,6 @@ static const char state_put_sql[] =
     "INSERT INTO agents(agent_id, next_seq, head_hash, last_seen)"
     " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(agent_id) DO UPDATE SET"
     " next_seq = ?2, head_hash = ?3, last_seen = ?4";
-static const char event_sql[] =
-    "INSERT INTO events(agent_id, seq, boot_id, flags, t_wall_ns,"
-    " received_ns, hash, prev_hash, body, record, verified)"
-    " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)";
 static const char hashes_at_sql[] =
     "SELECT hash, prev_hash FROM events WHERE agent_id = ? AND seq = ?";
 static const char quarantined_sql[] =
@@ -124,24 +120,35 @@ save_state(struct coll_chain *c)
 	    (int64_t)c->next, c->head, sizeof(c->head), c->now);
 }
 
+/* INSERT the records stored so far: before anything reads events. */
+static int
+flush(struct coll_chain *c)
+{
+	size_t n = c->nstored - c->flushed;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = coll_batch_events(c->st, c->agent, c->stored + c->flushed, n,
+	    c->now);
+	c->flushed = c->nstored;
+	return r;
+}
+
+/* Stored: queued for the next multi-row INSERT (batch.c). */
 static int
 store_event(struct coll_chain *c, const struct coll_item *it)
 {
-	const struct mg_record *r = &it->rec;
-	int rc;
+	int r;
 
-	rc = coll_store_run(c->st, event_sql, NULL, "tiiiiibbTb", c->agent,
-	    (int64_t)r->seq, (int64_t)r->boot_id, (int64_t)r->flags,
-	    r->t_wall_ns, c->now, it->hash, (size_t)MG_REC_HASH_LEN,
-	    r->prev_hash, (size_t)MG_REC_HASH_LEN, (const char *)r->body,
-	    (size_t)r->body_len, r->raw, r->raw_len);
-	if (rc < 0)
-		return rc;
 	c->res->accepted++;
 	c->stored[c->nstored++] = it;
-	handled(c, r->seq);
-	if (r->flags & MG_REC_F_LOSS)
+	handled(c, it->rec.seq);
+	if (it->rec.flags & MG_REC_F_LOSS) {
+		if ((r = flush(c)) < 0)
+			return r;
 		return coll_loss_apply(c, it);
+	}
 	return 0;
 }
 
@@ -298,6 +305,11 @@ ahead(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 static int
 apply_one(struct coll_chain *c, const struct coll_item *it, struct sbuf *d)
 {
+	int r;
+
+	/* These paths read events: what is queued must be there. */
+	if ((it->verdict < 0 || it->rec.seq < c->next) && (r = flush(c)) < 0)
+		return r;
 	if (it->verdict < 0)
 		return forged(c, it, d);
 	if (it->rec.seq < c->next)
@@ -335,7 +347,7 @@ apply_all(struct coll_chain *c, struct coll_item *items, size_t n,
 	for (i = 0; i < n; i++)
 		if ((r = apply_one(c, &items[i], d)) < 0)
 			return r;
-	if ((r = save_state(c)) < 0 || (r = acked(c)) < 0 ||
+	if ((r = flush(c)) < 0 || (r = save_state(c)) < 0 || (r = acked(c)) < 0 ||
 	    (r = coll_alert_scan(c, items, n)) < 0)
 		return r;
 	return coll_ledger_append(c->st, c->agent, c->stored, c->nstored);

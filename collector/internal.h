@@ -93,6 +93,14 @@ int coll_stmt_bind_int64(struct coll_stmt *s, int i, int64_t v);
 int coll_stmt_bind_text(struct coll_stmt *s, int i, const char *t);
 int coll_stmt_bind_blob(struct coll_stmt *s, int i, const void *p, size_t len);
 int coll_stmt_bind_null(struct coll_stmt *s, int i);
+/* Text or a blob that stays valid until the statement is reset. */
+int coll_stmt_bind_static(
+    struct coll_stmt *s, int i, const void *p, size_t len, bool blob);
+/* The cached statement of sql (a text that lives as long as the process:
+ * its address is the key) on this thread's connection, reset, bindings
+ * cleared; end with coll_stmt_reset(), never finalize. */
+int coll_store_stmt(
+    struct coll_store *st, const char *sql, struct coll_stmt **ret);
 int coll_stmt_params(struct coll_stmt *s);
 int coll_stmt_step(struct coll_stmt *s);
 void coll_stmt_reset(struct coll_stmt *s);
@@ -155,9 +163,10 @@ struct coll_chain {
 	uint64_t acked; /* highest seq handled in this request */
 	struct coll_result *res;
 	struct sbuf log; /* alert lines, logged after COMMIT */
-	/* The records this transaction stored, in order, for the log. */
+	/* The records this transaction stored, in order, for the log;
+	 * stored[flushed..nstored) are not INSERTed yet (batch.c). */
 	const struct coll_item **stored;
-	size_t nstored;
+	size_t nstored, flushed;
 };
 
 int coll_chain_apply(struct coll_store *st, const char *agent,
@@ -204,6 +213,22 @@ int coll_loss_apply(struct coll_chain *c, const struct coll_item *it);
 int coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
     const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
     int64_t now_ns, struct coll_result *res);
+
+/* ---- batch.c: multi-row INSERTs ------------------------------------------- */
+
+#define COLL_BATCH_ROWS 64
+
+struct coll_leaf {
+	uint64_t idx, seq;
+	uint8_t hash[32];
+};
+
+/* INSERT these records of agent into events, received at now.  -errno. */
+int coll_batch_events(struct coll_store *st, const char *agent,
+    const struct coll_item *const *items, size_t n, int64_t now);
+/* INSERT these leaves of agent into merkle_leaves.  -errno. */
+int coll_batch_leaves(struct coll_store *st, const char *agent,
+    const struct coll_leaf *leaves, size_t n);
 
 /* ---- ledger.c: the Merkle log (issue 9) ----------------------------------- */
 

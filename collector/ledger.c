@@ -107,22 +107,35 @@ coll_ledger_append(struct coll_store *st, const char *agent,
     const struct coll_item *const *items, size_t n)
 {
 	struct mg_merkle_frontier *f;
+	struct coll_leaf *lv;
 	size_t i;
 	int r;
 
 	if (n == 0)
 		return 0;
-	if ((f = malloc(sizeof(*f))) == NULL)
-		return -ENOMEM;
+	f = malloc(sizeof(*f));
+	lv = calloc(n, sizeof(*lv));
+	if (f == NULL || lv == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
 	if ((r = coll_store_xlock(st, LOG_LOCK)) < 0 ||
 	    (r = coll_ledger_load(st, f)) < 0)
 		goto out;
-	for (i = 0; i < n && r == 0; i++)
-		r = append_one(st, f, agent, items[i]->rec.seq,
-		    items[i]->rec.raw, items[i]->rec.raw_len);
+	for (i = 0; i < n && r == 0; i++) {
+		lv[i].idx = f->size;
+		lv[i].seq = items[i]->rec.seq;
+		r = mg_merkle_leaf_hash(items[i]->rec.raw,
+		    items[i]->rec.raw_len, lv[i].hash);
+		if (r == 0)
+			r = mg_merkle_frontier_append(f, lv[i].hash, on_done, st);
+	}
+	if (r == 0)
+		r = coll_batch_leaves(st, agent, lv, n);
 	if (r == 0)
 		r = save(st, f);
 out:
+	free(lv);
 	free(f);
 	return r;
 }

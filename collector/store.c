@@ -232,6 +232,19 @@ coll_stmt_bind_blob(struct coll_stmt *s, int i, const void *p, size_t len)
 }
 
 int
+coll_stmt_bind_static(
+    struct coll_stmt *s, int i, const void *p, size_t len, bool blob)
+{
+	return s->ops->bind_bytes(s, i, p, len, blob, false);
+}
+
+int
+coll_store_stmt(struct coll_store *st, const char *sql, struct coll_stmt **ret)
+{
+	return st->ops->cached(st, sql, ret);
+}
+
+int
 coll_stmt_bind_null(struct coll_stmt *s, int i)
 {
 	return s->ops->bind_null(s, i);

@@ -31,7 +31,7 @@
 #include "store_int.h"
 
 #define POOL_MAX 24
-#define PARAMS_MAX 32
+#define PARAMS_MAX 1024
 #define LOCK_TIMEOUT "SET lock_timeout = '10s'"
 
 enum { OID_BOOL = 16, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21,
@@ -75,7 +75,11 @@ struct pg_stmt {
 	bool prepared;
 	char *sql;
 	int nparams;
-	struct pg_param p[PARAMS_MAX];
+	struct pg_param *p; /* nparams of them */
+	/* Arguments of one execution, nparams each. */
+	const char **values;
+	int *lens, *fmts;
+	Oid *types;
 	PGresult *res;
 	int row, nrows, ncols;
 	unsigned char **blob; /* decoded bytea of the current row */
@@ -150,7 +154,7 @@ static int
 translate(const char *sql, char **ret, int *ret_n)
 {
 	size_t len = strlen(sql), o = 0;
-	char *out = malloc(len * 3 + 1), quote = 0;
+	char *out = malloc(len * 6 + 1), quote = 0;
 	int next = 0, n = 0, v;
 
 	if (out == NULL)
@@ -281,28 +285,27 @@ p_params(struct coll_stmt *cs)
 static PGresult *
 execute(struct pg_stmt *s, PGconn *c)
 {
-	const char *values[PARAMS_MAX];
-	int lens[PARAMS_MAX], fmts[PARAMS_MAX], i;
-	Oid types[PARAMS_MAX];
 	PGresult *r;
+	int i;
 
 	for (i = 0; i < s->nparams; i++) {
-		values[i] = s->p[i].v;
-		lens[i] = s->p[i].len;
-		fmts[i] = s->p[i].fmt;
-		types[i] = s->p[i].type;
+		s->values[i] = s->p[i].v;
+		s->lens[i] = s->p[i].len;
+		s->fmts[i] = s->p[i].fmt;
+		s->types[i] = s->p[i].type;
 	}
 	if (s->name[0] == '\0')
-		return PQexecParams(c, s->sql, s->nparams, types, values, lens,
-		    fmts, 0);
+		return PQexecParams(c, s->sql, s->nparams, s->types, s->values,
+		    s->lens, s->fmts, 0);
 	if (!s->prepared) {
-		r = PQprepare(c, s->name, s->sql, s->nparams, types);
+		r = PQprepare(c, s->name, s->sql, s->nparams, s->types);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			return r;
 		PQclear(r);
 		s->prepared = true;
 	}
-	return PQexecPrepared(c, s->name, s->nparams, values, lens, fmts, 0);
+	return PQexecPrepared(
+	    c, s->name, s->nparams, s->values, s->lens, s->fmts, 0);
 }
 
 static int
@@ -358,8 +361,13 @@ stmt_free(struct pg_stmt *s)
 	int i;
 
 	clear_result(s);
-	for (i = 0; i < PARAMS_MAX; i++)
+	for (i = 0; s->p != NULL && i < s->nparams; i++)
 		free(s->p[i].own);
+	free(s->p);
+	free(s->values);
+	free(s->lens);
+	free(s->fmts);
+	free(s->types);
 	free(s->sql);
 	free(s);
 }
@@ -547,6 +555,18 @@ new_stmt(struct pg_store *st, const char *sql, struct pg_stmt **ret)
 	if ((r = translate(sql, &s->sql, &s->nparams)) < 0) {
 		free(s);
 		return r;
+	}
+	if (s->nparams > 0) {
+		s->p = calloc((size_t)s->nparams, sizeof(*s->p));
+		s->values = calloc((size_t)s->nparams, sizeof(*s->values));
+		s->lens = calloc((size_t)s->nparams, sizeof(*s->lens));
+		s->fmts = calloc((size_t)s->nparams, sizeof(*s->fmts));
+		s->types = calloc((size_t)s->nparams, sizeof(*s->types));
+		if (s->p == NULL || s->values == NULL || s->lens == NULL ||
+		    s->fmts == NULL || s->types == NULL) {
+			stmt_free(s);
+			return -ENOMEM;
+		}
 	}
 	*ret = s;
 	return 0;
