@@ -14,12 +14,21 @@
 #include "internal.h"
 
 #define EVENT_COLS 10
+#define PG_EVENT_COLS (EVENT_COLS + COLL_COLUMNS)
 #define LEAF_COLS 4
+
+enum kind { EVENTS, LEAVES, PG_EVENTS, KINDS };
 
 static const char event_head[] =
     "INSERT INTO events(agent_id, seq, boot_id, flags, t_wall_ns,"
     " received_ns, hash, prev_hash, body, record, verified) VALUES";
 static const char event_row[] = "(?,?,?,?,?,?,?,?,?,?,1)";
+/* PostgreSQL: the query columns come from the collector (columns.c). */
+static const char pg_event_head[] =
+    "INSERT INTO events(agent_id, seq, boot_id, flags, t_wall_ns,"
+    " received_ns, hash, prev_hash, body, record, verified, action,"
+    " user_name, outcome, dev_serial) VALUES";
+static const char pg_event_row[] = "(?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)";
 static const char leaf_head[] =
     "INSERT INTO merkle_leaves(idx, agent_id, seq, hash) VALUES";
 static const char leaf_row[] = "(?,?,?,?)";
@@ -27,7 +36,12 @@ static const char leaf_row[] = "(?,?,?,?)";
 /* One text per (kind, rows), made on first use and kept for the life of
  * the process: their addresses key the statement caches.  Rows come in
  * chunks of 64, 16, 4 or 1, so each kind has at most four texts. */
-static char *texts[2][COLL_BATCH_ROWS + 1];
+static char *texts[KINDS][COLL_BATCH_ROWS + 1];
+static const char *const heads[KINDS] = { event_head, leaf_head,
+	pg_event_head };
+static const char *const rows_of[KINDS] = { event_row, leaf_row,
+	pg_event_row };
+static const int cols_of[KINDS] = { EVENT_COLS, LEAF_COLS, PG_EVENT_COLS };
 
 static size_t
 chunk(size_t n)
@@ -37,10 +51,9 @@ chunk(size_t n)
 static pthread_mutex_t texts_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *
-text_for(int kind, size_t rows)
+text_for(enum kind kind, size_t rows)
 {
-	const char *head = kind == 0 ? event_head : leaf_head;
-	const char *row = kind == 0 ? event_row : leaf_row;
+	const char *head = heads[kind], *row = rows_of[kind];
 	size_t len = strlen(head) + rows * (strlen(row) + 1) + 1, i;
 	char *t;
 
@@ -83,11 +96,11 @@ bind_event(struct coll_stmt *s, int p, const struct coll_item *it,
 }
 
 static int
-run_rows(struct coll_store *st, int kind, size_t rows,
+run_rows(struct coll_store *st, enum kind kind, size_t rows,
     int (*bind)(struct coll_stmt *, int, size_t, void *), void *arg)
 {
 	const char *sql = text_for(kind, rows);
-	const int cols = kind == 0 ? EVENT_COLS : LEAF_COLS;
+	const int cols = cols_of[kind];
 	struct coll_stmt *s = NULL;
 	size_t i;
 	int r;
@@ -110,31 +123,53 @@ struct event_rows {
 	const struct coll_item *const *items;
 	const char *agent;
 	int64_t now;
+	bool pg;
+	char *cols[COLL_BATCH_ROWS][COLL_COLUMNS]; /* pg: the query columns */
 };
 
 static int
 bind_event_row(struct coll_stmt *s, int p, size_t i, void *arg)
 {
-	const struct event_rows *e = arg;
+	struct event_rows *e = arg;
+	int j, r;
 
-	return bind_event(s, p, e->items[i], e->agent, e->now);
+	if ((r = bind_event(s, p, e->items[i], e->agent, e->now)) < 0 ||
+	    !e->pg)
+		return r;
+	if ((r = coll_columns(&e->items[i]->rec, e->cols[i])) < 0)
+		return r;
+	for (j = 0; j < COLL_COLUMNS && r == 0; j++)
+		r = e->cols[i][j] == NULL ?
+		    coll_stmt_bind_null(s, p + EVENT_COLS + j) :
+		    coll_stmt_bind_static(s, p + EVENT_COLS + j, e->cols[i][j],
+			strlen(e->cols[i][j]), false);
+	return r;
 }
 
 int
 coll_batch_events(struct coll_store *st, const char *agent,
     const struct coll_item *const *items, size_t n, int64_t now)
 {
-	struct event_rows e = { NULL, agent, now };
-	size_t k;
+	struct event_rows *e;
+	size_t k, i;
 	int r = 0;
 
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -ENOMEM;
+	e->agent = agent;
+	e->now = now;
+	e->pg = coll_store_backend(st) == COLL_POSTGRES;
 	while (n > 0 && r == 0) {
 		k = chunk(n);
-		e.items = items;
-		r = run_rows(st, 0, k, bind_event_row, &e);
+		e->items = items;
+		r = run_rows(st, e->pg ? PG_EVENTS : EVENTS, k, bind_event_row,
+		    e);
+		for (i = 0; i < k; i++)
+			coll_columns_free(e->cols[i]);
 		items += k;
 		n -= k;
 	}
+	free(e);
 	return r;
 }
 
@@ -170,7 +205,7 @@ coll_batch_leaves(struct coll_store *st, const char *agent,
 	while (n > 0 && r == 0) {
 		k = chunk(n);
 		l.leaves = leaves;
-		r = run_rows(st, 1, k, bind_leaf_row, &l);
+		r = run_rows(st, LEAVES, k, bind_leaf_row, &l);
 		leaves += k;
 		n -= k;
 	}

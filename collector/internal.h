@@ -214,6 +214,18 @@ int coll_ingest_cert(struct coll_store *st, const struct mg_verifier *v,
     const uint8_t *der, size_t der_len, const uint8_t *body, size_t len,
     int64_t now_ns, struct coll_result *res);
 
+/* ---- columns.c: the query columns of a body, for PostgreSQL ------------- */
+
+/* action, user_name, outcome, dev_serial */
+#define COLL_COLUMNS 4
+
+/* json_extract(body, '$.' path) in C: *ret malloc'd, NULL when absent or
+ * null.  -EBADMSG for a body that is not JSON, -ENOMEM. */
+int coll_column(const char *body, size_t len, const char *path, char **ret);
+/* The four columns of rec, in the order above. */
+int coll_columns(const struct mg_record *rec, char *ret[COLL_COLUMNS]);
+void coll_columns_free(char *v[COLL_COLUMNS]);
+
 /* ---- batch.c: multi-row INSERTs ------------------------------------------- */
 
 #define COLL_BATCH_ROWS 64
