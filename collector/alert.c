@@ -359,7 +359,7 @@ coll_alert_states(struct coll_store *st, const char *agent,
 	sbuf_init(&c.log, 64u * 1024u);
 	coll_store_lock(st);
 	if ((r = coll_store_begin(st)) == 0) {
-		if ((r = coll_store_xlock(st, agent)) == 0)
+		if ((r = coll_store_xlock_terminal(st, agent)) == 0)
 			r = coll_alert_scan(&c, items + i, n - i);
 		if (r == 0)
 			r = coll_store_commit(st);

@@ -341,7 +341,7 @@ apply_all(struct coll_chain *c, struct coll_item *items, size_t n,
 
 	/* Two collectors given the same terminal's records at once (a
 	 * retry through another instance) take turns here. */
-	if ((r = coll_store_xlock(c->st, c->agent)) < 0 ||
+	if ((r = coll_store_xlock_terminal(c->st, c->agent)) < 0 ||
 	    (r = load_state(c)) < 0)
 		return r;
 	for (i = 0; i < n; i++)

@@ -316,6 +316,7 @@ coll_http_status(int r)
 	case -EIO:
 	case -ENOMEM:
 	case -EAGAIN:
+	case -EEXIST: /* a constraint another transaction won: retry */
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	case -EBADMSG:
 		return MHD_HTTP_BAD_REQUEST;

@@ -57,6 +57,8 @@ void coll_store_rollback(struct coll_store *st);
  * writer already: a no-op.  -errno.
  */
 int coll_store_xlock(struct coll_store *st, const char *key);
+/* The same for one terminal's records, chain and alerts. */
+int coll_store_xlock_terminal(struct coll_store *st, const char *agent);
 /* The database's last error text, for logs (thread-local copy). */
 const char *coll_store_errmsg(struct coll_store *st);
 /* A result code as -errno: negative values pass through; COLL_OK,

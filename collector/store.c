@@ -7,6 +7,7 @@
  * arguments of coll_store_run().
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -117,6 +118,17 @@ coll_store_rollback(struct coll_store *st)
 int
 coll_store_xlock(struct coll_store *st, const char *key)
 {
+	return st->ops->xlock(st, key);
+}
+
+int
+coll_store_xlock_terminal(struct coll_store *st, const char *agent)
+{
+	char key[MG_REC_AGENT_ID_MAX + 16];
+
+	/* Its own name space: an agent id may be any name, including the
+	 * other locks' ("mynaguard-schema"). */
+	snprintf(key, sizeof(key), "terminal/%s", agent);
 	return st->ops->xlock(st, key);
 }
 
