@@ -167,53 +167,6 @@ read_segment(const struct show *s, uint64_t first, char *name, size_t size,
 
 /* ---- loss ranges ------------------------------------------------------- */
 
-/* Expect the literal lit at *p; advance past it. */
-static bool
-eat(const char **p, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
-		return false;
-	*p += n;
-	return true;
-}
-
-static bool
-eat_u64(const char **p, const char *end, uint64_t *ret)
-{
-	char num[21];
-	size_t n = 0;
-
-	while (*p + n < end && n < 20 && (*p)[n] >= '0' && (*p)[n] <= '9')
-		n++;
-	if (n == 0)
-		return false;
-	memcpy(num, *p, n);
-	num[n] = '\0';
-	*p += n;
-	return parse_u64(num, 0, UINT64_MAX, ret) == 0;
-}
-
-static bool
-eat_hash(const char **p, const char *end, uint8_t out[MG_REC_HASH_LEN])
-{
-	int hi, lo;
-	size_t i;
-
-	if ((size_t)(end - *p) < 2 * MG_REC_HASH_LEN)
-		return false;
-	for (i = 0; i < MG_REC_HASH_LEN; i++) {
-		hi = parse_hexdigit((*p)[2 * i]);
-		lo = parse_hexdigit((*p)[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*p += 2 * MG_REC_HASH_LEN;
-	return true;
-}
-
 static void
 add_range(struct show *s, const struct range *rg)
 {
@@ -236,32 +189,23 @@ add_range(struct show *s, const struct range *rg)
 	s->ranges[s->n_ranges++] = *rg;
 }
 
-/*
- * The ranges of a loss body, exactly as event/body.c writes them:
- * "ranges":[{"from":N,"to":N,"last_hash":"<64 hex>"},...].  The body is
- * strict JSON, so a raw '"' always delimits a string and "ranges":[ can
- * only be the key.  Anything else is left unparsed: its gap then shows as
- * a break, which errs on the side of the reviewer.
- */
+/* The ranges of a loss body, read as the collector reads them
+ * (mg_event_loss_parse()).  A body it cannot read explains nothing: its
+ * gap then shows as a break, which errs on the side of the reviewer. */
 static void
 parse_ranges(struct show *s, const struct mg_record *r)
 {
-	static const char key[] = "\"ranges\":[";
-	const char *p = (const char *)r->body, *end = p + r->body_len;
+	struct mg_loss_info in;
 	struct range rg;
+	size_t i;
 
-	p = memmem(p, r->body_len, key, sizeof(key) - 1);
-	if (p == NULL)
+	if (mg_event_loss_parse(r->body, r->body_len, r->seq, &in, NULL) < 0)
 		return;
-	p += sizeof(key) - 1;
-	while (eat(&p, end, "{\"from\":") && eat_u64(&p, end, &rg.from) &&
-	    eat(&p, end, ",\"to\":") && eat_u64(&p, end, &rg.to) &&
-	    eat(&p, end, ",\"last_hash\":\"") &&
-	    eat_hash(&p, end, rg.last_hash) && eat(&p, end, "\"}")) {
-		if (rg.from <= rg.to)
-			add_range(s, &rg);
-		if (!eat(&p, end, ","))
-			break;
+	for (i = 0; i < in.n; i++) {
+		rg.from = in.range[i].from;
+		rg.to = in.range[i].to;
+		memcpy(rg.last_hash, in.range[i].last_hash, MG_REC_HASH_LEN);
+		add_range(s, &rg);
 	}
 }
 

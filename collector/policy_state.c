@@ -29,14 +29,15 @@ static const struct {
 static const char event_sql[] =
     "SELECT action, json_extract(body, '$.mynaguard.policy.version'),"
     " json_extract(body, '$.mynaguard.policy.hash'), t_wall_ns FROM events"
-    " WHERE agent_id = ? AND seq = ? AND hash = ? AND verified";
+    " WHERE agent_id = ? AND seq = ? AND hash = ? AND verified <> 0";
 static const char report_sql[] =
     "INSERT INTO policy_terminals(agent_id, version, policy_hash,"
     " reported_action, reported_seq, reported_ns)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(agent_id) DO UPDATE SET"
     " version = ?2, policy_hash = ?3, reported_action = ?4,"
     " reported_seq = ?5, reported_ns = ?6"
-    " WHERE reported_seq IS NULL OR reported_seq < ?5";
+    " WHERE policy_terminals.reported_seq IS NULL"
+    " OR policy_terminals.reported_seq < ?5";
 
 static bool
 is_report(const struct coll_item *it)

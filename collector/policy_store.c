@@ -32,7 +32,7 @@ static const char fetched_sql[] =
     "INSERT INTO policy_terminals(agent_id, grp, fetched_ns, fetched_version)"
     " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(agent_id) DO UPDATE SET"
     " grp = ?2, fetched_ns = ?3,"
-    " fetched_version = coalesce(?4, fetched_version)";
+    " fetched_version = coalesce(?4, policy_terminals.fetched_version)";
 
 /* As mg_bundle_group_valid(): lower case, so a group is one name. */
 bool

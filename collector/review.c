@@ -51,7 +51,7 @@ coll_review_events_stmt(
 	};
 	size_t i;
 
-	coll_review_stmt_init(s, EVENT_COLS " FROM events WHERE 1");
+	coll_review_stmt_init(s, EVENT_COLS " FROM events WHERE TRUE");
 	for (i = 0; i < MG_ELEMENTSOF(text); i++)
 		if (q->s[text[i].k] != NULL)
 			coll_review_stmt_text(s, text[i].frag, q->s[text[i].k]);

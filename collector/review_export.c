@@ -16,10 +16,11 @@
 #define BATCH 256
 #define CERTS_MAX (16u << 20)
 #define CHUNK_MAX (BATCH * 2u * MG_REC_MAX + 4096u)
-#define FILTER                                         \
-	" (?1 IS NULL OR agent_id = ?1)"               \
-	" AND (?2 IS NULL OR received_ns >= ?2)" \
-	" AND (?3 IS NULL OR received_ns < ?3)"
+/* An unset argument is NULL; the CASTs give it a type for PostgreSQL. */
+#define FILTER                                                   \
+	" (CAST(?1 AS TEXT) IS NULL OR agent_id = ?1)"           \
+	" AND (CAST(?2 AS BIGINT) IS NULL OR received_ns >= ?2)" \
+	" AND (CAST(?3 AS BIGINT) IS NULL OR received_ns < ?3)"
 
 static const char certs_sql[] =
     "SELECT agent_id, der FROM certificates WHERE agent_id IN"

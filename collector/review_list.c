@@ -17,7 +17,7 @@ coll_review_alerts_stmt(const struct rv_query *q, struct rv_stmt *s)
 {
 	coll_review_stmt_init(s,
 	    "SELECT id, agent_id, type, severity, seq_from, seq_to, detail,"
-	    " created_ns, explained_by FROM alerts WHERE 1");
+	    " created_ns, explained_by FROM alerts WHERE TRUE");
 	if (q->s[RV_TERMINAL] != NULL)
 		coll_review_stmt_text(s, " AND agent_id = ?", q->s[RV_TERMINAL]);
 	if (q->s[RV_TYPE] != NULL)
@@ -119,7 +119,8 @@ stored_alerts(struct coll_store *db, const struct rv_query *q, struct jw *w,
 
 static const char silent_sql[] =
     "SELECT agent_id, last_seen FROM agents WHERE last_seen < ?1"
-    " AND (?2 IS NULL OR agent_id = ?2) ORDER BY last_seen, agent_id";
+    " AND (CAST(?2 AS TEXT) IS NULL OR agent_id = ?2)"
+    " ORDER BY last_seen, agent_id";
 
 static void
 silent_detail(struct jw *w, int64_t secs)

@@ -18,13 +18,13 @@
 static const char events_sql[] =
     "SELECT received_ns, agent_id, seq, action, verified,"
     " json_extract(body, '$.message') FROM"
-    " (SELECT * FROM events WHERE ?1 IS NULL OR agent_id = ?1"
-    "  ORDER BY id DESC LIMIT ?2) ORDER BY id";
+    " (SELECT * FROM events WHERE CAST(?1 AS TEXT) IS NULL OR agent_id = ?1"
+    "  ORDER BY id DESC LIMIT ?2) AS e ORDER BY id";
 static const char alerts_sql[] =
     "SELECT created_ns, agent_id, type, seq_from, seq_to, explained_by,"
     " detail FROM"
-    " (SELECT * FROM alerts WHERE ?1 IS NULL OR agent_id = ?1"
-    "  ORDER BY id DESC LIMIT ?2) ORDER BY id";
+    " (SELECT * FROM alerts WHERE CAST(?1 AS TEXT) IS NULL OR agent_id = ?1"
+    "  ORDER BY id DESC LIMIT ?2) AS a ORDER BY id";
 
 /* Local time of a CLOCK_REALTIME nanosecond count. */
 static void

@@ -736,89 +736,34 @@ cmp_rec(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static bool
-eat(const char **p, const char *end, const char *s)
-{
-	size_t n = strlen(s);
-
-	if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0)
-		return false;
-	*p += n;
-	return true;
-}
-
-static bool
-eat_u64(const char **p, const char *end, uint64_t *ret)
-{
-	char num[21];
-	size_t n = 0;
-
-	while (*p + n < end && n < 20 && (*p)[n] >= '0' && (*p)[n] <= '9')
-		n++;
-	if (n == 0)
-		return false;
-	memcpy(num, *p, n);
-	num[n] = '\0';
-	*p += n;
-	return parse_u64(num, 0, UINT64_MAX, ret) == 0;
-}
-
-static bool
-eat_hash(const char **p, const char *end, uint8_t out[MG_REC_HASH_LEN])
-{
-	int hi, lo;
-	size_t i;
-
-	if ((size_t)(end - *p) < 2 * MG_REC_HASH_LEN + 1 ||
-	    (*p)[2 * MG_REC_HASH_LEN] != '"')
-		return false;
-	for (i = 0; i < MG_REC_HASH_LEN; i++) {
-		hi = parse_hexdigit((*p)[2 * i]);
-		lo = parse_hexdigit((*p)[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	*p += 2 * MG_REC_HASH_LEN;
-	return true;
-}
-
 /*
- * The ranges of a verified loss record, as event/body.c writes them:
- * "ranges":[{"from":N,"to":N,"last_hash":"hex"},...].  The body is strict
- * JSON, so "ranges":[ can only be that key.  Like collector/loss.c, a range
- * must have 1 <= from <= to < the loss record's own seq.
+ * The ranges of a verified loss record, read as collector/loss.c reads
+ * them (mg_event_loss_parse(): 1 <= from <= to < the loss record's own
+ * seq).  A body it cannot read explains nothing.
  */
 static int
 add_ranges(struct verify *vf, const struct mg_record *r)
 {
-	static const char key[] = "\"ranges\":[";
-	const char *p = (const char *)r->body, *end = p + r->body_len;
-	struct range rg, *n;
+	struct mg_loss_info in;
+	struct range *n;
+	size_t i;
 
-	p = memmem(p, r->body_len, key, sizeof(key) - 1);
-	if (p == NULL)
+	if (mg_event_loss_parse(r->body, r->body_len, r->seq, &in, NULL) < 0)
 		return 0;
-	p += sizeof(key) - 1;
-	rg.loss_seq = r->seq;
-	while (eat(&p, end, "{\"from\":") && eat_u64(&p, end, &rg.from) &&
-	    eat(&p, end, ",\"to\":") && eat_u64(&p, end, &rg.to) &&
-	    eat(&p, end, ",\"last_hash\":\"") &&
-	    eat_hash(&p, end, rg.last_hash) && eat(&p, end, "\"}")) {
-		if (rg.from >= 1 && rg.from <= rg.to && rg.to < r->seq &&
-		    vf->n_ranges < RANGES_MAX) {
-			if (vf->n_ranges == vf->cap_ranges) {
-				n = realloc(vf->ranges, (vf->cap_ranges + 64) *
-				    sizeof(*n));
-				if (n == NULL)
-					return -ENOMEM;
-				vf->ranges = n;
-				vf->cap_ranges += 64;
-			}
-			vf->ranges[vf->n_ranges++] = rg;
+	for (i = 0; i < in.n && vf->n_ranges < RANGES_MAX; i++) {
+		if (vf->n_ranges == vf->cap_ranges) {
+			n = realloc(vf->ranges,
+			    (vf->cap_ranges + 64) * sizeof(*n));
+			if (n == NULL)
+				return -ENOMEM;
+			vf->ranges = n;
+			vf->cap_ranges += 64;
 		}
-		if (!eat(&p, end, ","))
-			break;
+		n = &vf->ranges[vf->n_ranges++];
+		n->from = in.range[i].from;
+		n->to = in.range[i].to;
+		memcpy(n->last_hash, in.range[i].last_hash, MG_REC_HASH_LEN);
+		n->loss_seq = r->seq;
 	}
 	return 0;
 }

@@ -15,3 +15,11 @@ add_test(NAME collector_policy COMMAND bash
 	${CMAKE_SOURCE_DIR})
 set_tests_properties(collector_policy PROPERTIES SKIP_RETURN_CODE 77
 	TIMEOUT 300)
+# The same on PostgreSQL (issue 9): a throwaway cluster of its own.
+add_test(NAME collector_policy_pg COMMAND env MG_TEST_PG=1 bash
+	${CMAKE_CURRENT_SOURCE_DIR}/integration/collector_policy.sh
+	$<TARGET_FILE:mynaguard-collector> $<TARGET_FILE:mkrecord>
+	$<TARGET_FILE:mynaguard> $<TARGET_FILE:mynaguard-review>
+	${CMAKE_SOURCE_DIR})
+set_tests_properties(collector_policy_pg PROPERTIES SKIP_RETURN_CODE 77
+	TIMEOUT 300)

@@ -2,24 +2,32 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # The review API (docs/review-api.md) over loopback TLS: real certificates
-# (tools/mkcerts.sh), real signed records (mkrecord), a real SQLite file.
-# A known event set; each endpoint and filter must return exactly the
-# expected events; role separation both ways; bad parameters; verification
-# fields; the export; the v1 -> v2 migration of an existing database.
+# (tools/mkcerts.sh), real signed records (mkrecord), a real SQLite file
+# (with MG_TEST_PG=1: a real PostgreSQL cluster, tests/integration/
+# pg_mode.sh).  A known event set; each endpoint and filter must return
+# exactly the expected events; role separation both ways; bad parameters;
+# verification fields; the export; the v1 -> v2 migration of an existing
+# database (SQLite only).
 #
 # Usage: collector_review.sh COLLECTOR MKRECORD SOURCE_DIR   (77: cannot run)
 set -euo pipefail
 export LC_ALL=C
 
 collector=$1 mkrecord=$2 src=$3
-for tool in curl openssl jq sqlite3 base64 cmp; do
+# shellcheck source=pg_mode.sh
+. "$src/tests/integration/pg_mode.sh"
+for tool in curl openssl jq "$(pg_mode_tools)" base64 cmp; do
 	command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/collector_review.XXXXXX")
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	pg_mode_stop
 	rm -rf -- "$tmp"
 }
 trap cleanup EXIT
@@ -38,21 +46,26 @@ mk ca "$pki"
 mk server "$pki" localhost
 mk terminal "$pki" term-001
 mk terminal "$pki" term-002
+mk terminal "$pki" term-003
 mk reviewer "$pki" alice
 
 # --- a v1 database, as the previous collector made it ----------------------------
-db=$tmp/collector.db
-sed -n '/^static const char schema_v1\[\] =/,/PRAGMA user_version = 1;/p' \
-    "$src/collector/schema.c" | sed -e '1d' -e 's/^ *"//' -e 's/"; *$//' \
-    -e 's/" *$//' -e '/^ *\/\*/d' -e '/^\t *\*/d' >"$tmp/v1.sql"
-sqlite3 "$db" <"$tmp/v1.sql"
-eq "a v1 database made" "$(sqlite3 "$db" 'PRAGMA user_version')" 1
-sqlite3 "$db" "INSERT INTO events(agent_id, seq, boot_id, flags, t_wall_ns,
+pg_mode_start collector_review "$tmp/collector.db"
+# An old terminal's event, from before the review API.
+old_pc="INSERT INTO events(agent_id, seq, boot_id, flags, t_wall_ns,
     received_ns, hash, prev_hash, body, record, verified) VALUES('old-pc',
-    1, 1, 0, 1000000000, 1000000000, x'00', x'00',
+    1, 1, 0, 1000000000, 1000000000, $(db_blob 00), $(db_blob 00),
     '{\"event\":{\"action\":\"login\",\"outcome\":\"success\"},\"user\":{\"name\":\"oldie\"},\"mynaguard\":{\"device\":{\"serial\":\"OLD1\"}}}',
-    x'01', 1);
-    INSERT INTO agents VALUES('old-pc', 2, x'00', 1000000000);"
+    $(db_blob 01), 1);
+    INSERT INTO agents VALUES('old-pc', 2, $(db_blob 00), 1000000000);"
+if sqlite_only "a v1 database file migrated at start"; then
+	sed -n '/^static const char schema_v1\[\] =/,/PRAGMA user_version = 1;/p' \
+	    "$src/collector/schema.c" | sed -e '1d' -e 's/^ *"//' -e 's/"; *$//' \
+	    -e 's/" *$//' -e '/^ *\/\*/d' -e '/^\t *\*/d' >"$tmp/v1.sql"
+	sqlite3 "$db" <"$tmp/v1.sql"
+	eq "a v1 database made" "$(sqlite3 "$db" 'PRAGMA user_version')" 1
+	dbq "$old_pc"
+fi
 
 conf=$tmp/collector.conf
 {
@@ -83,11 +96,16 @@ done
 if [ -z "$port" ]; then cat "$log"; echo "FAIL: no start"; exit 1; fi
 url=https://localhost:$port
 
-eq "migrated to v2 and on (v3: policy bundles, v4: Merkle log)" "$(sqlite3 "$db" 'PRAGMA user_version')" 4
-eq "old data kept, new columns work" "$(sqlite3 "$db" \
+if sqlite_only "schema version of the migrated file"; then
+	eq "migrated to v2 and on (v3: policy bundles, v4: Merkle log)" \
+	    "$(sqlite3 "$db" 'PRAGMA user_version')" 4
+else
+	dbq "$old_pc" # into the schema the collector made
+fi
+eq "old data kept, new columns work" "$(dbq \
     "SELECT agent_id, outcome, dev_serial FROM events")" "old-pc|success|OLD1"
 eq "certificates table exists" \
-    "$(sqlite3 "$db" 'SELECT count(*) FROM certificates')" 0
+    "$(dbq 'SELECT count(*) FROM certificates')" 0
 
 req() { # req CERT PATH [curl args]: status; body in $tmp/out
 	local cert=$1 path=$2
@@ -228,7 +246,7 @@ check "no certificate: refused ($s)" test "$s" = 403 -o "$s" = 000
 
 # one event and its verification
 id_of() { # id_of TERM SEQ
-	sqlite3 "$db" "SELECT id FROM events WHERE agent_id='$1' AND seq=$2"
+	dbq "SELECT id FROM events WHERE agent_id='$1' AND seq=$2"
 }
 one() { # one DESCRIPTION TERM SEQ CHAIN
 	local id
@@ -246,7 +264,7 @@ get "/v1/review/events/$id" >/dev/null
 jq -r .event.record "$tmp/out" | base64 -d >"$tmp/rec-back"
 check "record decodes back to the posted bytes" cmp -s "$tmp/rec-back" "$tmp/rec-term-001-3"
 eq "hash is the record hash (hex)" "$(jq -r .event.hash "$tmp/out")" \
-    "$(sqlite3 "$db" "SELECT lower(hex(hash)) FROM events WHERE id=$id")"
+    "$(dbq "SELECT $(db_hex hash) FROM events WHERE id=$id")"
 eq "no such event: 404" "$(get /v1/review/events/999999)" 404
 eq "bad id: 404" "$(get /v1/review/events/abc)" 404
 
@@ -301,6 +319,37 @@ eq "... and empty" "$(wc -c <"$tmp/out")" 0
 eq "export since now: 200" "$(get "/v1/review/export?since=$(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)")" 200
 eq "... and empty" "$(cat "$tmp/out")" ""
 
+# loss records (collector/loss.c): term-003 drops 3..5 for lack of spool,
+# sends 6 (a gap and a chain break), then the signed loss record 7 that
+# explains both.
+lrec() { # lrec SEQ PREV [mkrecord args]: $tmp/l-SEQ, its hash in l-SEQ.hash
+	local seq=$1 prev=$2
+	shift 2
+	"$mkrecord" --key "$pki/term-003.key" --cert "$pki/term-003.pem" \
+	    --seq "$seq" --t-wall-ns $((T0 + (10 + seq) * 1000000000)) \
+	    --prev-hash "$prev" --print-hash "$@" >"$tmp/l-$seq" \
+	    2>"$tmp/l-$seq.hash"
+}
+lrec 1 "$(printf '%064d' 0)"
+for s in 2 3 4 5 6; do lrec "$s" "$(cat "$tmp/l-$((s - 1)).hash")"; done
+lrec 7 "$(cat "$tmp/l-6.hash")" --flags 2 --body "$(jq -cn \
+    --arg h "$(cat "$tmp/l-5.hash")" '{event:{action:"events-dropped",
+    reason:"spool \"full\" \u00e9"}, mynaguard:{loss:{count:3,
+    ranges:[{from:3, to:5, last_hash:$h}, {from:9, to:9}]}}}')"
+cat "$tmp/l-1" "$tmp/l-2" "$tmp/l-6" >"$tmp/l-sent"
+eq "term-003: seq 1, 2 and 6 accepted" "$(post term-003 "$tmp/l-sent")" 200
+one "seq 6 after records dropped, before the loss record" term-003 6 gap
+eq "term-003: the loss record accepted" "$(post term-003 "$tmp/l-7")" 200
+get "/v1/review/alerts?terminal=term-003" >/dev/null
+eq "term-003: gap and chain break explained by seq 7, one loss alert" \
+    "$(jq -c '[.alerts[] | [.type, .seq_from, .seq_to, .explained_by]] | sort' "$tmp/out")" \
+    '[["chain-break",6,6,7],["gap",3,5,7],["loss",3,5,null]]'
+eq "... the loss alert says what the agent said" \
+    "$(jq -c '.alerts[] | select(.type == "loss") | .detail | fromjson' "$tmp/out")" \
+    '{"loss_seq":7,"count":3,"reason":"spool \"full\" é","invalid_ranges":1}'
+one "seq 6 after the loss record" term-003 6 explained
+one "the loss record itself" term-003 7 linked
+
 # the local viewer still works
 check "mynaguard-collector events still works" \
     "$collector" events --database "$db" --limit 3
@@ -312,5 +361,6 @@ pid=
 check_not_log() { if grep -q "$1" "$log"; then grep -A30 "$1" "$log"; bad "log has $1"; else ok "log has no $1"; fi; }
 check_not_log 'Sanitizer'
 check_not_log 'runtime error'
+check "the database refused no statement" pg_mode_log_clean "$log"
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

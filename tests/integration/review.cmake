@@ -13,3 +13,10 @@ add_test(NAME collector_review COMMAND bash
 	${CMAKE_SOURCE_DIR})
 set_tests_properties(collector_review PROPERTIES SKIP_RETURN_CODE 77
 	TIMEOUT 300)
+# The same on PostgreSQL (issue 9): a throwaway cluster of its own.
+add_test(NAME collector_review_pg COMMAND env MG_TEST_PG=1 bash
+	${CMAKE_CURRENT_SOURCE_DIR}/integration/collector_review.sh
+	$<TARGET_FILE:mynaguard-collector> $<TARGET_FILE:mkrecord>
+	${CMAKE_SOURCE_DIR})
+set_tests_properties(collector_review_pg PROPERTIES SKIP_RETURN_CODE 77
+	TIMEOUT 300)

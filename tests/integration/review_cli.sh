@@ -6,12 +6,16 @@
 # and real signed records (mkrecord): the three output formats for a known
 # event set, each filter, paging with --all, show, terminals, alerts,
 # export, and the refusals (terminal certificate, wrong CA, expired).
+# With MG_TEST_PG=1, the collector's database is a PostgreSQL cluster of
+# its own (pg_mode.sh).
 #
 # Usage: review_cli.sh REVIEW COLLECTOR MKRECORD SOURCE_DIR   (77: cannot run)
 set -euo pipefail
 export LC_ALL=C.UTF-8 TZ=UTC0
 
 review=$1 collector=$2 mkrecord=$3 src=$4
+# shellcheck source=pg_mode.sh
+. "$src/tests/integration/pg_mode.sh"
 for tool in curl openssl python3; do
 	command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
 done
@@ -20,10 +24,15 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/review_cli.XXXXXX")
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	pg_mode_stop
 	rm -rf -- "$tmp"
 }
 trap cleanup EXIT
+pg_mode_start review_cli "$tmp/collector.db"
 
 fails=0 checks=0
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
@@ -51,7 +60,7 @@ Listen = 127.0.0.1
 Certificate = $pki/localhost.pem
 Key = $pki/localhost.key
 CA = $pki/ca.pem
-Database = $tmp/collector.db
+Database = $db
 Threads = 2
 EOF
 chmod 0644 "$conf"
@@ -299,5 +308,6 @@ R terminals --terminal x >/dev/null 2>&1 && rc=0 || rc=$?
 check "terminals --terminal: exit 2" test "$rc" = 2
 check "--help: exit 0" "$review" --help
 
+check "the database refused no statement" pg_mode_log_clean "$log"
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -15,3 +15,10 @@ add_test(NAME review_report COMMAND bash
 	$<TARGET_FILE:mynaguard-review> $<TARGET_FILE:mynaguard-collector>
 	$<TARGET_FILE:mkrecord> ${CMAKE_SOURCE_DIR})
 set_tests_properties(review_report PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+# The same on PostgreSQL (issue 9): a throwaway cluster of its own.
+add_test(NAME review_report_pg COMMAND env MG_TEST_PG=1 bash
+	${CMAKE_CURRENT_LIST_DIR}/review_report.sh
+	$<TARGET_FILE:mynaguard-review> $<TARGET_FILE:mynaguard-collector>
+	$<TARGET_FILE:mkrecord> ${CMAKE_SOURCE_DIR})
+set_tests_properties(review_report_pg PROPERTIES SKIP_RETURN_CODE 77
+	TIMEOUT 300)

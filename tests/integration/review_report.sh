@@ -10,13 +10,17 @@
 #   - --format html: parses, renders the Japanese title, and no hostile
 #     string from a record (device serial and product, user name, the
 #     terminal's mismatch words) reaches it unescaped.
+# With MG_TEST_PG=1, the collector's database is a PostgreSQL cluster of
+# its own (pg_mode.sh).
 #
 # Usage: review_report.sh REVIEW COLLECTOR MKRECORD SOURCE_DIR  (77: cannot run)
 set -euo pipefail
 export LC_ALL=C.UTF-8 TZ=Asia/Tokyo
 
 review=$1 collector=$2 mkrecord=$3 src=$4
-for tool in curl openssl jq sqlite3 python3; do
+# shellcheck source=pg_mode.sh
+. "$src/tests/integration/pg_mode.sh"
+for tool in curl openssl jq "$(pg_mode_tools)" python3; do
 	command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 77; }
 done
 [ -x "$src/tools/mkcerts.sh" ] || { echo "SKIP: no tools/mkcerts.sh"; exit 77; }
@@ -24,7 +28,11 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/review_report.XXXXXX")
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	pg_mode_stop
 	rm -rf -- "$tmp"
 }
 trap cleanup EXIT
@@ -44,7 +52,7 @@ mk server "$pki" localhost
 for t in term-a term-b term-c term-d; do mk terminal "$pki" "$t"; done
 mk reviewer "$pki" alice
 
-db=$tmp/collector.db
+pg_mode_start review_report "$tmp/collector.db"
 cat >"$tmp/collector.conf" <<EOF
 [Collector]
 Listen = 127.0.0.1
@@ -162,7 +170,7 @@ eq "term-b: 6 records accepted" "$(post term-b)" 200
 ev term-c 1 "2026-09-20T12:00:00+09:00" agent-state success \
     "$(state '""' 3 '$H3' 0)"
 eq "term-c: 1 record accepted" "$(post term-c)" 200
-sqlite3 "$db" "UPDATE agents SET last_seen = $(date -d 2026-09-20T12:00:00+09:00 +%s)000000000 WHERE agent_id = 'term-c'"
+dbq "UPDATE agents SET last_seen = $(date -d 2026-09-20T12:00:00+09:00 +%s)000000000 WHERE agent_id = 'term-c'"
 # term-d: first heard of in November: not part of October.
 ev term-d 1 "2026-11-05T12:00:00+09:00" agent-state success \
     "$(state '""' 3 '$H3' 0)"
@@ -357,5 +365,6 @@ kill "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
 if grep -q 'Sanitizer\|runtime error' "$log"; then bad "collector log: sanitizer"; cat "$log"; else ok "collector log clean"; fi
+check "the database refused no statement" pg_mode_log_clean "$log"
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -5,7 +5,9 @@
 # by a few lines of python3, no collector.  Clean, edited, deleted,
 # explained (loss record), foreign CA, expired, wrong agent, equivocation,
 # malformed lines, stdin.  With a collector binary and curl, also end to
-# end: collector -> /v1/review/export -> verify, then the database edited.
+# end: collector -> /v1/review/export -> verify, then the database edited
+# (with MG_TEST_PG=1, the collector's database is a PostgreSQL cluster of
+# its own: pg_mode.sh).
 # usage: review_verify.sh MYNAGUARD-REVIEW MKRECORD SOURCE_DIR [COLLECTOR]
 set -u
 export LC_ALL=C
@@ -13,15 +15,22 @@ review=${1:?usage: review_verify.sh REVIEW MKRECORD SOURCE_DIR [COLLECTOR]}
 mkrecord=${2:?}
 src=${3:?}
 collector=${4:-}
+# shellcheck source=pg_mode.sh
+. "$src/tests/integration/pg_mode.sh"
 command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
 command -v openssl >/dev/null || { echo "skip: no openssl"; exit 77; }
 tmp=$(mktemp -d)
 coll_pid=
 cleanup() {
-	if [ -n "$coll_pid" ]; then kill "$coll_pid" 2>/dev/null; fi
+	if [ -n "$coll_pid" ]; then
+		kill "$coll_pid" 2>/dev/null
+		wait "$coll_pid" 2>/dev/null
+	fi
+	pg_mode_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+pg_mode_start review_verify "$tmp/collector.db"
 fails=0 passes=0
 ok() { passes=$((passes + 1)); }
 fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
@@ -302,7 +311,7 @@ e2e() {
 	mkcerts server "$pki" localhost
 	printf '%s\n' "[Collector]" "Listen = 127.0.0.1" \
 	    "Certificate = $pki/localhost.pem" "Key = $pki/localhost.key" \
-	    "CA = $pki/ca.pem" "Database = $tmp/collector.db" "Threads = 2" \
+	    "CA = $pki/ca.pem" "Database = $db" "Threads = 2" \
 	    >"$conf"
 	chmod 0644 "$conf"
 	"$collector" --config "$conf" --port 0 --foreground 2>"$log" &
@@ -329,8 +338,36 @@ e2e() {
 		fail "e2e: export"
 	verify e2e 0
 	has e2e '^verified 11 records from 2 terminals: 0 problems$'
-	python3 - "$tmp/collector.db" "$A" "$B" <<-'PY'
-	import sqlite3, struct, sys
+	if edit_record "$A" 3 0 && edit_record "$B" 2 1 &&
+	    dbq "DELETE FROM events WHERE agent_id = '$A' AND seq = 5"; then
+		ok
+	else
+		fail "e2e: editing the database"
+	fi
+	curlc auditor -o "$tmp/e2e2.ndjson" "$url/v1/review/export" ||
+		fail "e2e: second export"
+	verify e2e2 1
+	has e2e2 "^FAIL $A seq 3: CRC mismatch$" \
+	    "^GAP $A seq 5: missing" "^BREAK $A seq 6:" \
+	    "^FAIL $B seq 2: signature does not verify$" "^BREAK $B seq 3:" \
+	    '^verified 10 records from 2 terminals: 5 problems$'
+	kill "$coll_pid"
+	wait "$coll_pid" 2>/dev/null
+	coll_pid=
+	if pg_mode_log_clean "$log"; then
+		ok
+	else
+		fail "e2e: the database refused a statement"
+	fi
+}
+# edit_record AGENT SEQ RESEAL: flip a bit of the stored record's text,
+# with the CRC made right again when RESEAL is 1.
+edit_record() {
+	local hex
+	hex=$(dbq "SELECT $(db_hex record) FROM events WHERE agent_id = '$1'
+	    AND seq = $2") || return 1
+	hex=$(python3 - "$hex" "$3" <<-'PY'
+	import struct, sys
 	T = []
 	for i in range(256):
 	    c = i
@@ -342,35 +379,20 @@ e2e() {
 	    for x in b:
 	        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
 	    return c ^ 0xFFFFFFFF
-	db = sqlite3.connect(sys.argv[1], timeout=10)
-	def edit(agent, seq, reseal):
-	    (r,) = db.execute("SELECT record FROM events WHERE agent_id = ? AND seq = ?",
-	                      (agent, seq)).fetchone()
-	    r = bytearray(r)
-	    r[bytes(r).find(b"test event")] ^= 0x20
-	    if reseal:
-	        r[8:12] = struct.pack(">I", crc32c(bytes(r[12:])))
-	    db.execute("UPDATE events SET record = ? WHERE agent_id = ? AND seq = ?",
-	               (bytes(r), agent, seq))
-	edit(sys.argv[2], 3, False)
-	edit(sys.argv[3], 2, True)
-	db.execute("DELETE FROM events WHERE agent_id = ? AND seq = 5", (sys.argv[2],))
-	db.commit()
+	r = bytearray.fromhex(sys.argv[1])
+	r[bytes(r).find(b"test event")] ^= 0x20
+	if sys.argv[2] == "1":
+	    r[8:12] = struct.pack(">I", crc32c(bytes(r[12:])))
+	print(r.hex())
 	PY
-	[ $? = 0 ] && ok || fail "e2e: editing the database"
-	curlc auditor -o "$tmp/e2e2.ndjson" "$url/v1/review/export" ||
-		fail "e2e: second export"
-	verify e2e2 1
-	has e2e2 "^FAIL $A seq 3: CRC mismatch$" \
-	    "^GAP $A seq 5: missing" "^BREAK $A seq 6:" \
-	    "^FAIL $B seq 2: signature does not verify$" "^BREAK $B seq 3:" \
-	    '^verified 10 records from 2 terminals: 5 problems$'
-	kill "$coll_pid"
-	wait "$coll_pid" 2>/dev/null
-	coll_pid=
+	) || return 1
+	dbq "UPDATE events SET record = $(db_blob "$hex") WHERE agent_id = '$1'
+	    AND seq = $2"
 }
-if [ -z "$collector" ] || ! command -v curl >/dev/null; then
-	echo "review_verify: no collector or curl: end-to-end case skipped"
+if [ -z "$collector" ] || ! command -v curl >/dev/null ||
+    ! command -v "$(pg_mode_tools)" >/dev/null; then
+	echo "review_verify: no collector, curl or $(pg_mode_tools):" \
+	    "end-to-end case skipped"
 else
 	e2e
 fi

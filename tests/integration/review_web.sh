@@ -25,12 +25,17 @@
 # puppeteer-core is installed once into MG_NPM_PREFIX
 # (default /var/tmp/mynaguard-npm).  77 only when that cannot be done.
 #
+# With MG_TEST_PG=1, the collector's database is a PostgreSQL cluster of
+# its own (pg_mode.sh).
+#
 # Usage: review_web.sh COLLECTOR MKRECORD SOURCE_DIR OUT_DIR
 #        (OUT_DIR keeps screenshot.png)
 set -euo pipefail
 export LC_ALL=C.UTF-8
 
 collector=$1 mkrecord=$2 src=$3 out=$4
+# shellcheck source=pg_mode.sh
+. "$src/tests/integration/pg_mode.sh"
 npm_prefix=${MG_NPM_PREFIX:-/var/tmp/mynaguard-npm}
 puppeteer_version=24.40.0 # node >= 18 (Debian 12's nodejs is 18.19)
 chromium=${MG_CHROMIUM:-/usr/bin/chromium}
@@ -49,6 +54,8 @@ command -v certutil >/dev/null && command -v pk12util >/dev/null ||
     missing+=(libnss3-tools)
 command -v node >/dev/null || missing+=(nodejs)
 if ! have_puppeteer && ! command -v npm >/dev/null; then missing+=(npm); fi
+[ "$pg_mode" = sqlite ] || command -v psql >/dev/null ||
+    skip "no psql for MG_TEST_PG=1"
 for p in curl jq openssl; do
 	command -v "$p" >/dev/null || missing+=("$p")
 done
@@ -85,7 +92,11 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/review_web.XXXXXX")
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	pg_mode_stop
 	rm -rf -- "$tmp"
 }
 trap cleanup EXIT
@@ -106,7 +117,7 @@ mk terminal "$pki" term-001
 mk terminal "$pki" term-002
 mk reviewer "$pki" alice
 
-db=$tmp/collector.db
+pg_mode_start review_web "$tmp/collector.db"
 conf=$tmp/collector.conf
 cat >"$conf" <<CONF
 [Collector]
@@ -247,5 +258,6 @@ if grep -Eq 'Sanitizer|runtime error' "$log"; then
 else
 	ok "collector log has no sanitizer reports"
 fi
+check "the database refused no statement" pg_mode_log_clean "$log"
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

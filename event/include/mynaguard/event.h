@@ -308,6 +308,31 @@ int mg_event_loss_body(const struct mg_loss_range *r, size_t n,
     uint64_t count, const char *reason, const struct mg_event_ctx *ctx,
     struct sbuf *out);
 
+/* What the body of a loss record says (mg_event_loss_parse()). */
+struct mg_loss_info {
+	struct mg_loss_range range[MG_LOSS_RANGES_MAX];
+	size_t n;		/* usable ranges, in the body's order */
+	unsigned invalid;	/* other entries of "ranges", and those past
+				 * MG_LOSS_RANGES_MAX */
+	bool has_count;		/* mynaguard.loss.count is an integer, */
+	int64_t count;		/* this one */
+	bool has_reason;	/* event.reason is a string, in *reason */
+};
+
+/*
+ * Read back the body of the loss record with sequence number seq, whatever
+ * its members' order and spacing: the usable entries of
+ * mynaguard.loss.ranges ({"from":A,"to":B,"last_hash":"<64 hex digits>"}
+ * with integers 1 <= A <= B < seq), mynaguard.loss.count, and event.reason
+ * decoded into reason (when not NULL).  For a body mg_record_decode()
+ * accepted (strict JSON).  0; -EINVAL (NULL body or ret), -EBADMSG for a
+ * body that is not a JSON object, -E2BIG when reason's limit is too small,
+ * -ENOMEM.  *ret is written only on success; reason may hold a part on
+ * failure.
+ */
+int mg_event_loss_parse(const void *body, size_t len, uint64_t seq,
+    struct mg_loss_info *ret, struct sbuf *reason);
+
 /* ---- local submission (PAM module, CLI, udev helper -> agent) ---------- */
 
 /*
