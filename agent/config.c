@@ -2,6 +2,7 @@
 /* The agent's configuration file: a table of known keys (STYLE.md 5.6),
  * parsed into a fresh struct and applied whole or not at all. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include "mynaguard/common.h"
 #include "config.h"
 
-enum kind { K_STR, K_PATH, K_SIZE, K_MS, K_U32, K_SEC };
+enum kind { K_STR, K_PATH, K_SIZE, K_MS, K_U32, K_SEC, K_URLS };
+
+#define BLANKS " \t"
 
 static const struct key {
 	const char *section;
@@ -23,8 +26,8 @@ static const struct key {
 	    host_name), 1, 255 },
 	{ "Agent", "StateInterval", K_SEC, offsetof(struct agent_config,
 	    state_s), 0, 7 * 86400 },
-	{ "Collector", "URL", K_STR, offsetof(struct agent_config, url), 9,
-	    2048 },
+	{ "Collector", "URL", K_URLS, offsetof(struct agent_config, url), 0,
+	    0 },
 	{ "Collector", "CA", K_PATH, offsetof(struct agent_config, ca), 1,
 	    1000 },
 	{ "Collector", "Certificate", K_PATH, offsetof(struct agent_config,
@@ -76,6 +79,204 @@ agent_config_set(char **field, const char *value)
 		return -ENOMEM;
 	free(*field);
 	*field = v;
+	return 0;
+}
+
+static char *
+dup_n(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d != NULL) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* The URL rules of the policy's [reporting] collector (policy/settings.c):
+ * the same collector may be named in either place. */
+static bool
+url_char(char c)
+{
+	return c > 0x20 && c < 0x7f && strchr("\"<>\\^`{|}", c) == NULL;
+}
+
+static size_t
+host_end(const char *s, size_t len, size_t i)
+{
+	if (i < len && s[i] == '[') {	/* [IPv6] */
+		for (i++; i < len && s[i] != ']'; i++)
+			if (parse_hexdigit(s[i]) < 0 && s[i] != ':' &&
+			    s[i] != '.')
+				return 0;
+		return i < len ? i + 1 : 0;
+	}
+	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
+	    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+	    s[i] == '.' || s[i] == '-'))
+		i++;
+	return i;
+}
+
+/* https://host[:port][/path]: no other scheme, no user:password@, no
+ * fragment. */
+static bool
+url_ok(const char *s, size_t len)
+{
+	size_t i;
+	uint32_t port = 0;
+
+	if (len < 9 || memcmp(s, "https://", 8) != 0)
+		return false;
+	i = host_end(s, len, 8);
+	if (i <= 8)
+		return false;
+	if (i < len && s[i] == ':') {
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			if ((port = port * 10 + (uint32_t)(s[i] - '0')) > 65535)
+				return false;
+		if (port == 0)
+			return false;
+	}
+	if (i < len && s[i] != '/')
+		return false;
+	for (; i < len; i++)
+		if (!url_char(s[i]) || s[i] == '#')
+			return false;
+	return true;
+}
+
+/* The same collector: equal but for a trailing slash. */
+static bool
+same_url(const char *x, const char *y)
+{
+	size_t nx = strlen(x), ny = strlen(y);
+
+	if (nx > 0 && x[nx - 1] == '/')
+		nx--;
+	if (ny > 0 && y[ny - 1] == '/')
+		ny--;
+	return nx == ny && memcmp(x, y, nx) == 0;
+}
+
+static size_t
+count_words(const char *s)
+{
+	size_t n = 0;
+
+	for (s += strspn(s, BLANKS); *s != '\0'; s += strspn(s, BLANKS)) {
+		n++;
+		s += strcspn(s, BLANKS);
+	}
+	return n;
+}
+
+/* URL i (of total) of l, just added: well formed and new.  A bad one is
+ * quoted unless it has an @, which may be a password's end. */
+static int
+check_url(const struct agent_urls *l, size_t i, size_t total, char *err,
+    size_t errsz)
+{
+	const char *u = l->u[i];
+	size_t len = strlen(u), j;
+
+	if (len > AGENT_URL_MAX) {
+		snprintf(err, errsz, "URL %zu of %zu is longer than %u bytes",
+		    i + 1, total, AGENT_URL_MAX);
+		return -EINVAL;
+	}
+	if (!url_ok(u, len) && strchr(u, '@') != NULL) {
+		snprintf(err, errsz, "URL %zu of %zu is not https://host[:port]"
+		    "[/path] (no user name or password)", i + 1, total);
+		return -EINVAL;
+	}
+	if (!url_ok(u, len)) {
+		snprintf(err, errsz, "URL %zu of %zu (%s) is not https://host"
+		    "[:port][/path] (no fragment)", i + 1, total, u);
+		return -EINVAL;
+	}
+	for (j = 0; j < i; j++)
+		if (same_url(l->u[j], u)) {
+			snprintf(err, errsz, "URL %zu of %zu (%s) is URL %zu "
+			    "again", i + 1, total, u, j + 1);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+void
+agent_config_urls_clear(struct agent_urls *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->u[i]);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+agent_config_urls(const char *list, struct agent_urls *ret, char *err,
+    size_t errsz)
+{
+	struct agent_urls l = { .n = 0 };
+	size_t total = count_words(list), len;
+	const char *p = list;
+	int r = 0;
+
+	if (errsz > 0)
+		err[0] = '\0';
+	if (total == 0) {
+		snprintf(err, errsz, "no URL");
+		return -EINVAL;
+	}
+	if (total > AGENT_URLS_MAX) {
+		snprintf(err, errsz, "%zu URLs, at most %u", total,
+		    AGENT_URLS_MAX);
+		return -EINVAL;
+	}
+	while (r == 0 && l.n < total) {
+		p += strspn(p, BLANKS);
+		len = strcspn(p, BLANKS);
+		if ((l.u[l.n] = dup_n(p, len)) == NULL)
+			r = -ENOMEM;
+		else
+			r = check_url(&l, l.n++, total, err, errsz);
+		p += len;
+	}
+	if (r < 0) {
+		agent_config_urls_clear(&l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+int
+agent_config_set_urls(char **field, const char *value, char *err,
+    size_t errsz)
+{
+	struct agent_urls l;
+	size_t i, n = 0, k;
+	char *s, *q;
+	int r = agent_config_urls(value, &l, err, errsz);
+
+	if (r < 0)
+		return r;
+	for (i = 0; i < l.n; i++)
+		n += strlen(l.u[i]) + 1;
+	q = s = malloc(n);
+	for (i = 0; s != NULL && i < l.n; i++) {	/* one space between */
+		k = strlen(l.u[i]);
+		memcpy(q, l.u[i], k);
+		q += k;
+		*q++ = i + 1 < l.n ? ' ' : '\0';
+	}
+	agent_config_urls_clear(&l);
+	if (s == NULL)
+		return -ENOMEM;
+	free(*field);
+	*field = s;
 	return 0;
 }
 
@@ -204,7 +405,8 @@ parse_sec(const char *v, uint64_t *ret)
 }
 
 static int
-set_value(struct agent_config *c, const struct key *k, const char *v)
+set_value(struct agent_config *c, const struct key *k, const char *v,
+    char *why, size_t whysz)
 {
 	char *base = (char *)c + k->off;
 	uint64_t x = 0;
@@ -212,6 +414,9 @@ set_value(struct agent_config *c, const struct key *k, const char *v)
 	int r;
 
 	switch (k->kind) {
+	case K_URLS:
+		return agent_config_set_urls((char **)(void *)base, v, why,
+		    whysz);
 	case K_STR:
 	case K_PATH:
 		if (len < k->min || len > k->max ||
@@ -264,7 +469,9 @@ static int
 on_item(void *arg, const struct ini_item *it)
 {
 	struct walk *w = arg;
+	char why[200];
 	size_t i;
+	int r;
 
 	for (i = 0; i < MG_ELEMENTSOF(keys); i++)
 		if (strcmp(keys[i].section, it->section) == 0 &&
@@ -280,7 +487,18 @@ on_item(void *arg, const struct ini_item *it)
 	if (w->seen & (1u << i))
 		return fail(w, it, "key given twice", it->key);
 	w->seen |= 1u << i;
-	if (set_value(w->c, &keys[i], it->value) < 0)
+	why[0] = '\0';
+	r = set_value(w->c, &keys[i], it->value, why, sizeof(why));
+	if (r == -ENOMEM) {
+		snprintf(w->err, w->errsz, "%u: out of memory", it->line);
+		return r;
+	}
+	if (r < 0 && why[0] != '\0') {
+		snprintf(w->err, w->errsz, "%u: bad value for: %s: %s",
+		    it->line, it->key, why);
+		return -EBADMSG;
+	}
+	if (r < 0)
 		return fail(w, it, "bad value for", it->key);
 	return 0;
 }

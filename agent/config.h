@@ -11,7 +11,9 @@ struct agent_config {
 	char *host_name;	/* [Agent] HostName (default: gethostname) */
 	uint32_t state_s;	/* [Agent] StateInterval: seconds, 0: at
 				 * start only (default 1h), AGENT_STATE_NEVER */
-	char *url;		/* [Collector] URL (default: the policy's) */
+	char *url;		/* [Collector] URL: 1 to AGENT_URLS_MAX URLs,
+				 * one space between them (default: the
+				 * policy's) */
 	char *ca;		/* [Collector] CA */
 	char *cert;		/* [Collector] Certificate */
 	char *key;		/* [Collector] Key */
@@ -41,6 +43,15 @@ struct agent_config {
 
 #define AGENT_CONFIG_PATH "/etc/mynaguard/agent.conf"
 
+/* [Collector] URL= lists collector instances, tried in turn. */
+#define AGENT_URLS_MAX 8u
+#define AGENT_URL_MAX 2048u	/* bytes of one URL, as in the policy */
+
+struct agent_urls {
+	char *u[AGENT_URLS_MAX];	/* malloc'd */
+	size_t n;
+};
+
 /* Fill in the built-in defaults.  -ENOMEM. */
 int agent_config_defaults(struct agent_config *c);
 
@@ -55,6 +66,24 @@ int agent_config_parse(struct agent_config *c, const char *text, size_t len,
 
 /* Replace one string value (for command-line options). */
 int agent_config_set(char **field, const char *value);
+
+/*
+ * Split a collector list: 1 to AGENT_URLS_MAX https://host[:port][/path]
+ * URLs (no user name, no fragment, at most AGENT_URL_MAX bytes each)
+ * separated by blanks, none given twice (a trailing / aside).  0 with
+ * *ret filled (agent_config_urls_clear() frees it); -EINVAL with the
+ * reason in err, naming the URL by its position (and quoting it unless it
+ * may hold a password); -ENOMEM.
+ */
+int agent_config_urls(const char *list, struct agent_urls *ret, char *err,
+    size_t errsz);
+void agent_config_urls_clear(struct agent_urls *l);
+
+/* Replace *field with the list in value checked as above and written
+ * with one space between the URLs (for --collector).  -EINVAL (err
+ * says why), -ENOMEM. */
+int agent_config_set_urls(char **field, const char *value, char *err,
+    size_t errsz);
 
 void agent_config_clear(struct agent_config *c);
 

@@ -3,6 +3,8 @@
  * The policy fetcher thread: GET /v1/policy/bundle over the collector's
  * mutual-TLS channel, off the main loop (which decides devices and must
  * never wait on the network).  It hands the bytes over and nothing else.
+ * Given several collector instances, it moves on as the shipper does
+ * (ship_next_url()), with its own place in the list.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,7 +24,11 @@
 #define FIRST_DELAY_MS 2000	/* soon after start, once TLS files settle */
 
 struct fetcher {
-	char *url, *ca, *cert, *key, *group;
+	struct agent_urls urls;		/* the collectors */
+	size_t cur;			/* the one asked next */
+	unsigned moved;			/* moves on since the last answer */
+	struct ship_said said;
+	char *ca, *cert, *key, *group;
 	uint32_t interval_s;
 	int efd;			/* eventfd: a slot is full */
 	pthread_t thread;
@@ -39,6 +45,7 @@ struct fetcher {
 	char curl_err[CURL_ERROR_SIZE];
 	struct sbuf body;
 	bool too_big;
+	uint32_t retry_after_s;		/* of the last answer */
 };
 
 static int64_t
@@ -82,8 +89,8 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 static int
 setup_curl(struct fetcher *f)
 {
-	struct ship_cfg tls = { .url = f->url, .ca = f->ca, .cert = f->cert,
-	    .key = f->key };
+	struct ship_cfg tls = { .url = f->urls.u[0], .ca = f->ca,
+	    .cert = f->cert, .key = f->key };
 	CURL *c = curl_easy_init();
 	CURLcode e = CURLE_OK;
 
@@ -108,16 +115,29 @@ setup_curl(struct fetcher *f)
 	return 0;
 }
 
-/* Record the result; log when it turns bad or good again, not per try. */
+/* Whether a failure is logged: with one collector, once per outage (the
+ * state survives a restart of the fetcher, fetch_cfg.down); with several,
+ * once per change of trouble at each since the last success. */
+static bool
+say_failure(struct fetcher *f, bool was_down, const char *msg)
+{
+	bool news = ship_said_new(&f->said, f->cur, msg);
+
+	return f->urls.n > 1 ? news : !was_down;
+}
+
+/* Record the result of asking f->cur; log when it turns bad or good
+ * again, not per try; choose the collector to ask next. */
 static void
-set_result(struct fetcher *f, bool failed, const char *fmt, ...)
+set_result(struct fetcher *f, enum ship_result res, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
-set_result(struct fetcher *f, bool failed, const char *fmt, ...)
+set_result(struct fetcher *f, enum ship_result res, const char *fmt, ...)
 {
 	char msg[sizeof(f->st.last)];
-	bool was_down;
+	bool was_down, say, failed = res != SHIP_OK;
+	size_t from = f->cur, to = ship_next_url(from, f->urls.n, res);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -127,12 +147,21 @@ set_result(struct fetcher *f, bool failed, const char *fmt, ...)
 	was_down = f->down;
 	f->down = failed;
 	pthread_mutex_unlock(&f->lock);
-	if (failed && !was_down)
+	say = failed && say_failure(f, was_down, msg);
+	if (say && to != from)
+		fprintf(stderr, SD_WARNING "policy fetch from %s: %s; trying "
+		    "%s next; the policy in force stays\n", f->urls.u[from],
+		    msg, f->urls.u[to]);
+	else if (say)
 		fprintf(stderr, SD_WARNING "policy fetch from %s: %s; the "
-		    "policy in force stays\n", f->url, msg);
+		    "policy in force stays\n", f->urls.u[from], msg);
 	else if (!failed && was_down)
 		fprintf(stderr, SD_INFO "policy fetch from %s works again: "
-		    "%s\n", f->url, msg);
+		    "%s\n", f->urls.u[from], msg);
+	if (!failed)
+		(void)ship_said_reset(&f->said, from);
+	f->moved = to != from ? f->moved + 1 : 0;
+	f->cur = to;
 	pthread_mutex_lock(&f->lock);
 	f->st.last_ns = now_ns();
 	memcpy(f->st.last, msg, sizeof(msg));
@@ -163,16 +192,19 @@ answer(struct fetcher *f, long code, uint64_t have)
 	size_t len = 0;
 
 	if (code == 304) {
-		set_result(f, false, "up to date (version %" PRIu64 ")", have);
+		set_result(f, SHIP_OK, "up to date (version %" PRIu64 ")",
+		    have);
 	} else if (code == 404) {
-		set_result(f, true, "nothing published for group %s",
+		set_result(f, SHIP_REFUSED, "nothing published for group %s",
 		    f->group);
 	} else if (code != 200) {
-		set_result(f, true, "collector answered HTTP %ld", code);
+		set_result(f, code == 429 || (code >= 500 && code <= 599) ?
+		    SHIP_BUSY : SHIP_REFUSED, "collector answered HTTP %ld",
+		    code);
 	} else if (sbuf_steal(&f->body, &buf, &len) < 0) {
-		set_result(f, true, "out of memory");
+		set_result(f, SHIP_LOCAL, "out of memory");
 	} else {
-		set_result(f, false, "received a bundle of %zu bytes", len);
+		set_result(f, SHIP_OK, "received a bundle of %zu bytes", len);
 		hand_over(f, buf, len);
 	}
 }
@@ -180,36 +212,42 @@ answer(struct fetcher *f, long code, uint64_t have)
 static void
 fetch_once(struct fetcher *f)
 {
-	char url[2300];
+	const char *base = f->urls.u[f->cur];
+	char url[AGENT_URL_MAX + 128];
+	curl_off_t ra = 0;
 	uint64_t have;
 	long code = 0;
 	CURLcode e;
-	size_t n = strlen(f->url);
+	size_t n = strlen(base);
 
 	pthread_mutex_lock(&f->lock);
 	have = f->have;
 	pthread_mutex_unlock(&f->lock);
 	snprintf(url, sizeof(url), "%s%sv1/policy/bundle?group=%s&have=%"
-	    PRIu64, f->url, n > 0 && f->url[n - 1] == '/' ? "" : "/",
+	    PRIu64, base, n > 0 && base[n - 1] == '/' ? "" : "/",
 	    f->group, have);
 	f->body.len = 0;
 	f->too_big = false;
+	f->retry_after_s = 0;
 	f->curl_err[0] = '\0';
 	curl_easy_setopt(f->curl, CURLOPT_URL, url);
 	e = curl_easy_perform(f->curl);
 	if (f->too_big) {
-		set_result(f, true, "refused an answer over %u bytes",
+		set_result(f, SHIP_REFUSED, "refused an answer over %u bytes",
 		    MG_BUNDLE_MAX);
 		hand_over(f, NULL, 0);
 		return;
 	}
 	if (e != CURLE_OK) {
-		set_result(f, true, "unreachable: %s (curl %ld)",
+		set_result(f, SHIP_UNREACHABLE, "unreachable: %s (curl %ld)",
 		    f->curl_err[0] ? f->curl_err : curl_easy_strerror(e),
 		    (long)e);
 		return;
 	}
 	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (curl_easy_getinfo(f->curl, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
+	    ra > 0 && ra < 86400)
+		f->retry_after_s = (uint32_t)ra;
 	answer(f, code, have);
 }
 
@@ -235,11 +273,20 @@ static void *
 run(void *arg)
 {
 	struct fetcher *f = arg;
-	int64_t next = now_ns() + (int64_t)FIRST_DELAY_MS * 1000000;
+	int64_t next = now_ns() + (int64_t)FIRST_DELAY_MS * 1000000, wait_ms;
 
 	while (!wait_until(f, next)) {
 		fetch_once(f);
-		next = now_ns() + (int64_t)f->interval_s * 1000000000;
+		/* Moved on to the next collector: ask it soon, once round
+		 * the list per interval; never sooner than a busy one's
+		 * Retry-After, as the shipper. */
+		if (f->moved % f->urls.n != 0)
+			wait_ms = FIRST_DELAY_MS;
+		else
+			wait_ms = (int64_t)f->interval_s * 1000;
+		if (wait_ms < (int64_t)f->retry_after_s * 1000)
+			wait_ms = (int64_t)f->retry_after_s * 1000;
+		next = now_ns() + wait_ms * 1000000;
 	}
 	return NULL;
 }
@@ -252,7 +299,7 @@ free_fetcher(struct fetcher *f)
 	if (f->efd >= 0)
 		close(f->efd);
 	free(f->slot);
-	free(f->url);
+	agent_config_urls_clear(&f->urls);
 	free(f->ca);
 	free(f->cert);
 	free(f->key);
@@ -266,6 +313,7 @@ int
 fetch_start(const struct fetch_cfg *cfg, uint64_t have, struct fetcher **ret)
 {
 	struct fetcher *f = calloc(1, sizeof(*f));
+	char err[200];
 	int r;
 
 	if (f == NULL)
@@ -277,16 +325,19 @@ fetch_start(const struct fetch_cfg *cfg, uint64_t have, struct fetcher **ret)
 	f->interval_s = cfg->interval_s;
 	f->down = cfg->down;
 	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	f->url = strdup(cfg->tls.url);
 	f->ca = strdup(cfg->tls.ca);
 	f->cert = strdup(cfg->tls.cert);
 	f->key = strdup(cfg->tls.key);
 	f->group = strdup(cfg->group);
 	snprintf(f->st.last, sizeof(f->st.last), "not yet");
 	r = f->efd < 0 ? -errno : 0;
-	if (r == 0 && (f->url == NULL || f->ca == NULL || f->cert == NULL ||
-	    f->key == NULL || f->group == NULL))
+	if (r == 0 && (f->ca == NULL || f->cert == NULL || f->key == NULL ||
+	    f->group == NULL))
 		r = -ENOMEM;
+	if (r == 0 && (r = agent_config_urls(cfg->tls.url, &f->urls, err,
+	    sizeof(err))) == -EINVAL)
+		fprintf(stderr, SD_ERR "policy fetch: collector list: %s\n",
+		    err);
 	if (r == 0)
 		r = setup_curl(f);
 	if (r == 0)

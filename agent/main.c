@@ -187,7 +187,10 @@ agent_status_json(struct agent *a, struct sbuf *out)
 	jw_u64(&w, sp.head_seq);
 	jw_key(&w, "acked_seq");
 	jw_u64(&w, sp.acked_seq);
+	/* The collector in use now, and the list it is one of. */
 	jw_key(&w, "collector");
+	jw_str(&w, a->shipper != NULL ? sh.url : "");
+	jw_key(&w, "collectors");
 	jw_str(&w, a->ship_url != NULL ? a->ship_url : "");
 	jw_key(&w, "collector_reachable");
 	jw_bool(&w, sh.reachable);
@@ -243,11 +246,18 @@ check_values(const struct agent_config *c)
 static int
 apply_option(struct agent_config *c, int opt, const char *v)
 {
+	char err[200];
+	int r;
+
 	switch (opt) {
 	case 's': return agent_config_set(&c->spool_dir, v);
 	case 'S': return agent_config_set(&c->socket, v);
 	case 'd': return agent_config_set(&c->drop_dir, v);
-	case 'u': return agent_config_set(&c->url, v);
+	case 'u':
+		r = agent_config_set_urls(&c->url, v, err, sizeof(err));
+		if (r == -EINVAL)
+			fprintf(stderr, SD_ERR "--collector: %s\n", err);
+		return r;
 	case 'a': return agent_config_set(&c->ca, v);
 	case 'C': return agent_config_set(&c->cert, v);
 	case 'k': return agent_config_set(&c->key, v);
@@ -342,8 +352,9 @@ check_config(struct agent *a)
 	if ((r = central_check_config(a->cfg.policy_group,
 	    a->cfg.policy_cert)) < 0)
 		return r;
-	printf("configuration OK: agent id %s, spool %s, collector %s\n",
+	printf("configuration OK: agent id %s, spool %s, collector%s %s\n",
 	    mg_signer_agent_id(a->signer), a->cfg.spool_dir,
+	    a->cfg.url != NULL && strchr(a->cfg.url, ' ') != NULL ? "s" : "",
 	    a->cfg.url != NULL ? a->cfg.url : "(from the policy)");
 	return 0;
 }
@@ -452,8 +463,10 @@ start_shipper(struct agent *a)
 		    "the spool\n");
 		return 0;
 	}
-	fprintf(stderr, SD_INFO "shipping events to %s%s\n", url,
-	    a->cfg.url != NULL ? "" : " (the policy's collector)");
+	fprintf(stderr, SD_INFO "shipping events to %s%s%s\n", url,
+	    a->cfg.url != NULL ? "" : " (the policy's collector)",
+	    strchr(url, ' ') != NULL ? " (the first, then the next in turn "
+	    "when one fails)" : "");
 	return ship_start(&sc, a->spool, &a->shipper);
 }
 

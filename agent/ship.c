@@ -4,7 +4,9 @@
  * the only trust anchor, hostname verification, TLS 1.2 minimum with
  * CRYPTREC-listed AES-GCM suites; retries forever with exponential backoff
  * and full jitter, honouring 429/503 Retry-After; the spool is trimmed only
- * after the collector acknowledges a durable commit.
+ * after the collector acknowledges a durable commit.  Given a list of
+ * collector instances (one database behind them all), a retry after no
+ * answer or a 5xx/429 goes to the next one; the backoff is the list's.
  */
 #include <curl/curl.h>
 #include <systemd/sd-daemon.h>
@@ -28,7 +30,10 @@
 
 struct shipper {
 	struct ship_cfg cfg;
-	char *events_url;
+	struct agent_urls urls;		/* the collectors */
+	char *events_url[AGENT_URLS_MAX];	/* <url>/v1/events of each */
+	size_t cur;			/* the one in use (st.url) */
+	struct ship_said said;
 	struct spool *sp;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -65,6 +70,47 @@ ship_backoff_ms(unsigned failures, uint32_t max_s, uint32_t retry_after_s,
 	if (d < (uint64_t)retry_after_s * 1000)
 		d = (uint64_t)retry_after_s * 1000;
 	return d;
+}
+
+size_t
+ship_next_url(size_t index, size_t n, enum ship_result res)
+{
+	if (n == 0)
+		return 0;
+	if (res == SHIP_UNREACHABLE || res == SHIP_BUSY)
+		return (index + 1) % n;
+	return index < n ? index : 0;
+}
+
+/* FNV-1a, never 0. */
+static uint32_t
+msg_hash(const char *msg)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *msg != '\0'; msg++)
+		h = (h ^ (unsigned char)*msg) * 16777619u;
+	return h != 0 ? h : 1;
+}
+
+bool
+ship_said_new(struct ship_said *s, size_t i, const char *msg)
+{
+	uint32_t h = msg_hash(msg);
+
+	if (i >= AGENT_URLS_MAX || s->h[i] == h)
+		return false;
+	s->h[i] = h;
+	return true;
+}
+
+bool
+ship_said_reset(struct ship_said *s, size_t i)
+{
+	bool had = i < AGENT_URLS_MAX && s->h[i] != 0;
+
+	memset(s, 0, sizeof(*s));
+	return had;
 }
 
 static size_t
@@ -132,7 +178,7 @@ setup_curl(struct shipper *s)
 	if (ship_curl_tls(c, &s->cfg) < 0)
 		e = CURLE_BAD_FUNCTION_ARGUMENT;
 #define SET(opt, val) if (e == CURLE_OK) e = curl_easy_setopt(c, opt, val)
-	SET(CURLOPT_URL, s->events_url);
+	SET(CURLOPT_URL, s->events_url[s->cur]);
 	SET(CURLOPT_WRITEFUNCTION, on_reply);
 	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_ERRORBUFFER, s->curl_err);
@@ -173,30 +219,39 @@ static void
 set_error(struct shipper *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The trouble of this attempt, for the status; the run loop logs it. */
 static void
 set_error(struct shipper *s, const char *fmt, ...)
 {
 	char msg[sizeof(s->st.last_error)];
-	bool changed;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&s->lock);
-	changed = strcmp(msg, s->st.last_error) != 0;
 	memcpy(s->st.last_error, msg, sizeof(msg));
 	pthread_mutex_unlock(&s->lock);
-	/* Once per change of trouble, not once per retry. */
-	if (changed)
-		fprintf(stderr, SD_WARNING "collector %s: %s; events stay in "
-		    "the spool\n", s->cfg.url, msg);
 }
 
-/* POST one batch; 0 with *acked, or -errno with *retry_after set. */
+/* An answer other than 200 or 400. */
+static int
+http_trouble(struct shipper *s, long code, enum ship_result *res)
+{
+	set_error(s, "collector answered HTTP %ld%s", code,
+	    code == 403 ? " (Forbidden: is this terminal's certificate "
+	    "the one its events are signed with?)" : code == 429 ||
+	    code == 503 ? " (busy)" : "");
+	*res = code == 429 || (code >= 500 && code <= 599) ? SHIP_BUSY :
+	    SHIP_REFUSED;
+	return -EPROTO;
+}
+
+/* POST one batch; 0 with *acked (1: a record was refused), or -errno with
+ * *res and *retry_after set. */
 static int
 post(struct shipper *s, const struct sbuf *body, uint64_t *acked,
-    uint32_t *retry_after)
+    uint32_t *retry_after, enum ship_result *res)
 {
 	struct curl_slist *h = NULL, *h2;
 	curl_off_t ra = 0;
@@ -220,7 +275,8 @@ post(struct shipper *s, const struct sbuf *body, uint64_t *acked,
 	if (e != CURLE_OK) {
 		set_error(s, "%s (curl %ld)", s->curl_err[0] ? s->curl_err :
 		    curl_easy_strerror(e), (long)e);
-		return -EIO;
+		*res = SHIP_UNREACHABLE;
+		return e == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 	}
 	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(s->curl, CURLINFO_RETRY_AFTER, &ra);
@@ -236,13 +292,13 @@ post(struct shipper *s, const struct sbuf *body, uint64_t *acked,
 		if (r == 0)
 			set_error(s, "collector refused a record: %s (HTTP "
 			    "%ld)", s->reply.data, code);
+		else
+			set_error(s, "collector answered HTTP %ld without "
+			    "acked_through_seq", code);
+		*res = SHIP_REFUSED;
 		return r == 0 ? 1 : r;
 	}
-	set_error(s, "collector answered HTTP %ld%s", code,
-	    code == 403 ? " (Forbidden: is this terminal's certificate "
-	    "the one its events are signed with?)" : code == 429 ||
-	    code == 503 ? " (busy)" : "");
-	return -EPROTO;
+	return http_trouble(s, code, res);
 }
 
 static uint32_t
@@ -307,10 +363,11 @@ limit_to_drain(struct shipper *s)
 	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
 }
 
-/* Send one batch; 0 sent (or nothing to send: *idle), <0 failed. */
+/* Send one batch; 0 sent (or nothing to send: *idle), <0 failed with
+ * *res saying how. */
 static int
 ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
-    uint32_t *retry_after)
+    uint32_t *retry_after, enum ship_result *res)
 {
 	struct spool_stats st;
 	uint64_t last = 0, acked = 0;
@@ -321,10 +378,14 @@ ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
 	r = spool_read(s->sp, st.acked_seq, BODY_MAX, s->cfg.batch_max, batch,
 	    &last);
 	*idle = r == 0 && last == 0;
+	if (r < 0) {
+		set_error(s, "cannot read the spool: %s", strerror(-r));
+		*res = SHIP_LOCAL;
+	}
 	if (r < 0 || *idle)
 		return r;
 	limit_to_drain(s);
-	r = post(s, batch, &acked, retry_after);
+	r = post(s, batch, &acked, retry_after, res);
 	if (r < 0)
 		return r;
 	if (acked > last)
@@ -332,12 +393,17 @@ ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
 	if (acked > st.acked_seq && (r = spool_ack(s->sp, acked)) < 0) {
 		set_error(s, "cannot record the acknowledgement: %s",
 		    strerror(-r));
+		*res = SHIP_LOCAL;
 		return r;
 	}
-	pthread_mutex_lock(&s->lock);
-	if (s->st.last_error[0] != '\0' && r == 0)
+	/* Trouble said before is over (a refused record is trouble). */
+	if (r == 0 && ship_said_reset(&s->said, s->cur))
 		fprintf(stderr, SD_INFO "collector %s reachable again\n",
-		    s->cfg.url);
+		    s->urls.u[s->cur]);
+	else if (r == 0 && s->st.last_error[0] != '\0')
+		fprintf(stderr, SD_INFO "collector %s reachable\n",
+		    s->urls.u[s->cur]);
+	pthread_mutex_lock(&s->lock);
 	s->st.reachable = true;
 	s->st.last_ok_ns = now_ns();
 	s->st.acked_seq = acked;
@@ -349,6 +415,37 @@ ship_once(struct shipper *s, struct sbuf *batch, bool *idle,
 	return r == 1 ? -EBADMSG : 0;
 }
 
+/* An attempt failed (res): the next attempt after delay ms, at the next
+ * collector if res says so; the trouble is logged once per change. */
+static void
+on_failure(struct shipper *s, enum ship_result res, uint64_t delay)
+{
+	char msg[sizeof(s->st.last_error)];
+	size_t from = s->cur, to = ship_next_url(from, s->urls.n, res);
+
+	pthread_mutex_lock(&s->lock);
+	memcpy(msg, s->st.last_error, sizeof(msg));
+	s->st.reachable = res != SHIP_UNREACHABLE;
+	s->st.next_try_ns = now_ns() + (int64_t)delay * 1000000;
+	if (to != from) {
+		s->cur = to;
+		snprintf(s->st.url, sizeof(s->st.url), "%s", s->urls.u[to]);
+	}
+	pthread_mutex_unlock(&s->lock);
+	/* curl opens a new connection to it; the old one is left idle. */
+	if (to != from)
+		curl_easy_setopt(s->curl, CURLOPT_URL, s->events_url[to]);
+	if (!ship_said_new(&s->said, from, msg))
+		return;
+	if (to != from)
+		fprintf(stderr, SD_WARNING "collector %s %s (%s); trying %s\n",
+		    s->urls.u[from], res == SHIP_UNREACHABLE ? "unreachable" :
+		    "failing", msg, s->urls.u[to]);
+	else
+		fprintf(stderr, SD_WARNING "collector %s: %s; events stay in "
+		    "the spool\n", s->urls.u[from], msg);
+}
+
 static void *
 run(void *arg)
 {
@@ -356,6 +453,7 @@ run(void *arg)
 	struct sbuf batch;
 	unsigned failures = 0;
 	uint32_t retry_after = 0;
+	enum ship_result res;
 	uint64_t delay;
 	bool idle;
 	int r;
@@ -363,19 +461,20 @@ run(void *arg)
 	sbuf_init(&batch, BODY_MAX);
 	for (;;) {
 		retry_after = 0;
-		r = ship_once(s, &batch, &idle, &retry_after);
+		res = SHIP_OK;
+		r = ship_once(s, &batch, &idle, &retry_after, &res);
 		if (r == 0 && !idle) {
 			failures = 0;
 			continue;	/* more may be waiting */
 		}
 		if (r < 0) {
+			/* One backoff for the whole list: a move to the next
+			 * collector waits as a retry of the same would (and
+			 * at least Retry-After), and resets nothing. */
 			failures++;
 			delay = ship_backoff_ms(failures, s->cfg.backoff_max_s,
 			    retry_after, random_u32());
-			pthread_mutex_lock(&s->lock);
-			s->st.reachable = r != -EIO;
-			s->st.next_try_ns = now_ns() + (int64_t)delay * 1000000;
-			pthread_mutex_unlock(&s->lock);
+			on_failure(s, res, delay);
 		} else
 			delay = 60000;	/* idle: wait for a kick */
 		if (draining_over(s) || (s->stop && (idle || r < 0)))
@@ -387,18 +486,43 @@ run(void *arg)
 	return NULL;
 }
 
+/* <base>/v1/events for each collector of the list. */
 static int
-events_url(const char *base, char **ret)
+events_urls(struct shipper *s)
 {
-	size_t n = strlen(base);
-	char *u = malloc(n + 12);
+	char err[200];
+	size_t i, n;
+	int r = agent_config_urls(s->cfg.url, &s->urls, err, sizeof(err));
 
-	if (u == NULL)
-		return -ENOMEM;
-	snprintf(u, n + 12, "%s%sv1/events", base,
-	    n > 0 && base[n - 1] == '/' ? "" : "/");
-	*ret = u;
-	return 0;
+	if (r == -EINVAL)
+		fprintf(stderr, SD_ERR "collector list: %s\n", err);
+	for (i = 0; r == 0 && i < s->urls.n; i++) {
+		n = strlen(s->urls.u[i]);
+		s->events_url[i] = malloc(n + 12);
+		if (s->events_url[i] == NULL)
+			return -ENOMEM;
+		snprintf(s->events_url[i], n + 12, "%s%sv1/events",
+		    s->urls.u[i], n > 0 && s->urls.u[i][n - 1] == '/' ? "" :
+		    "/");
+	}
+	if (r == 0)
+		snprintf(s->st.url, sizeof(s->st.url), "%s", s->urls.u[0]);
+	return r;
+}
+
+static void
+free_shipper(struct shipper *s)
+{
+	size_t i;
+
+	curl_easy_cleanup(s->curl);
+	sbuf_clear(&s->reply);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	for (i = 0; i < AGENT_URLS_MAX; i++)
+		free(s->events_url[i]);
+	agent_config_urls_clear(&s->urls);
+	free(s);
 }
 
 int
@@ -414,19 +538,13 @@ ship_start(const struct ship_cfg *cfg, struct spool *sp, struct shipper **ret)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	sbuf_init(&s->reply, REPLY_MAX);
-	if ((r = events_url(cfg->url, &s->events_url)) < 0 ||
-	    (r = setup_curl(s)) < 0)
-		goto fail;
-	r = -pthread_create(&s->thread, NULL, run, s);
-	if (r < 0)
-		goto fail;
+	if ((r = events_urls(s)) < 0 || (r = setup_curl(s)) < 0 ||
+	    (r = -pthread_create(&s->thread, NULL, run, s)) < 0) {
+		free_shipper(s);
+		return r;
+	}
 	*ret = s;
 	return 0;
-fail:
-	curl_easy_cleanup(s->curl);
-	free(s->events_url);
-	free(s);
-	return r;
 }
 
 void
@@ -451,12 +569,7 @@ ship_stop(struct shipper *s, int drain_ms)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
-	curl_easy_cleanup(s->curl);
-	sbuf_clear(&s->reply);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->lock);
-	free(s->events_url);
-	free(s);
+	free_shipper(s);
 }
 
 void
