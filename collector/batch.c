@@ -54,17 +54,20 @@ static const char *
 text_for(enum kind kind, size_t rows)
 {
 	const char *head = heads[kind], *row = rows_of[kind];
-	size_t len = strlen(head) + rows * (strlen(row) + 1) + 1, i;
+	size_t len = strlen(head) + rows * (strlen(row) + 1) + 1, i, o;
 	char *t;
 
 	pthread_mutex_lock(&texts_lock);
 	if ((t = texts[kind][rows]) == NULL && (t = malloc(len)) != NULL) {
-		strcpy(t, head);
+		o = strlen(head);
+		memcpy(t, head, o);
 		for (i = 0; i < rows; i++) {
 			if (i > 0)
-				strcat(t, ",");
-			strcat(t, row);
+				t[o++] = ',';
+			memcpy(t + o, row, strlen(row));
+			o += strlen(row);
 		}
+		t[o] = '\0';
 		texts[kind][rows] = t;
 	}
 	pthread_mutex_unlock(&texts_lock);
