@@ -26,7 +26,6 @@
 #include "mynaguard/merkle.h"
 
 #define LOG_LOCK "mynaguard-merkle-log"
-#define FOLD_MAX 256u /* stored hashes combined for one subtree */
 
 static const char state_get_sql[] =
     "SELECT size, frontier FROM merkle_state WHERE id = 1";
@@ -141,8 +140,12 @@ out:
 }
 
 /* Events stored before the log existed (a database of schema v3), oldest
- * first, CATCH_UP per transaction. */
+ * first, CATCH_UP per transaction, once: the upgrade to v4 leaves a row in
+ * merkle_pending and the last batch removes it. */
 #define CATCH_UP 5000
+
+static const char pending_sql[] = "SELECT 1 FROM merkle_pending";
+static const char pending_done_sql[] = "DELETE FROM merkle_pending";
 
 static const char unlogged_sql[] =
     "SELECT agent_id, seq, record FROM events e WHERE NOT EXISTS"
@@ -170,6 +173,8 @@ catch_up_some(struct coll_store *st, struct mg_merkle_frontier *f,
 		(*done)++;
 	}
 	coll_stmt_reset(s);
+	if (r == 0 && *done < CATCH_UP)
+		r = coll_store_run(st, pending_done_sql, NULL, "");
 	if (r < 0 || *done == 0)
 		return r;
 	return save(st, f);
@@ -183,6 +188,12 @@ coll_ledger_catch_up(struct coll_store *st, uint64_t *ret_n)
 	int r = 0, c;
 
 	*ret_n = 0;
+	coll_store_lock(st);
+	r = coll_store_run(st, pending_sql, NULL, "");
+	coll_store_unlock(st);
+	if (r <= 0)
+		return r; /* done once already: never again */
+	r = 0;
 	if ((f = malloc(sizeof(*f))) == NULL)
 		return -ENOMEM;
 	coll_store_lock(st);

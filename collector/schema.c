@@ -155,11 +155,13 @@ static const char upgrade_v3[] =
  * v3 -> v4, the tamper-evident store (issue 9, docs/checkpoints.md): every
  * stored event is a leaf of an RFC 9162 Merkle log, in the order its
  * transaction committed.  merkle_nodes keeps the hashes of the complete
- * subtrees of levels 8 and 16 (one row per 256 and per 65,536 leaves), so
- * any subtree hash needs at most 256 rows; merkle_state the compact range
- * (frontier) of the whole tree; checkpoints the signed (size, root) pairs.
- * Events stored before v4 are appended at the next start
- * (coll_merkle_catch_up).
+ * subtrees of levels 8, 16 and 24 (one row per 256, 65,536 and 16.7M
+ * leaves), so any subtree hash below level 32 needs at most 256 rows;
+ * merkle_state the compact range (frontier) of the whole tree;
+ * checkpoints the signed (size, root) pairs.  Events stored before v4 are
+ * appended once, at the next start (coll_ledger_catch_up), while
+ * merkle_pending has its row; never again after, or an event row inserted
+ * behind the collector's back would be laundered into the log.
  */
 static const char upgrade_v4[] =
     "CREATE TABLE merkle_leaves("
@@ -184,6 +186,8 @@ static const char upgrade_v4[] =
     " origin TEXT NOT NULL,"
     " text TEXT NOT NULL,"
     " PRIMARY KEY(size, origin));"
+    "CREATE TABLE merkle_pending(id INTEGER PRIMARY KEY CHECK (id = 1));"
+    "INSERT INTO merkle_pending VALUES(1);"
     "PRAGMA user_version = 4;";
 
 /* PostgreSQL: the whole schema at SCHEMA_VERSION. */
@@ -339,6 +343,8 @@ static const char *const pg_schema[] = {
     " text TEXT COLLATE \"C\" NOT NULL,"
     " PRIMARY KEY(size, origin));"
     ,
+    /* A new database has nothing to catch up with: no row. */
+    "CREATE TABLE merkle_pending(id BIGINT PRIMARY KEY CHECK (id = 1));"
     "CREATE TABLE mynaguard_schema(version BIGINT NOT NULL);"
     "INSERT INTO mynaguard_schema VALUES(4);",
     NULL

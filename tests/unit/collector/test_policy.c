@@ -346,7 +346,8 @@ test_migrate_v2(void **state)
 		"DROP TABLE policy_bundles;"
 		" DROP TABLE policy_terminals; DROP TABLE merkle_leaves;"
 		" DROP TABLE merkle_nodes; DROP TABLE merkle_state;"
-		" DROP TABLE checkpoints; PRAGMA user_version = 2;",
+		" DROP TABLE checkpoints; DROP TABLE merkle_pending;"
+		" PRAGMA user_version = 2;",
 		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
