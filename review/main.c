@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "review.h"
+#include "store_verify.h"
 
 #define CONF_DEFAULT "/etc/mynaguard/review.conf"
 #define CONF_MAX 65536u
@@ -32,10 +33,13 @@ static const char usage[] =
     "       mynaguard-review report (--month YYYY-MM | --since DATE\n"
     "                        --until DATE) [--terminal T]\n"
     "                        [--format html|csv] [-o FILE]\n"
+    "       mynaguard-review checkpoint [-o FILE] [--print]\n"
 #ifdef MG_REVIEW_VERIFY
-    "       mynaguard-review verify ...   (see mynaguard-review verify "
-    "--help)\n"
+    "       mynaguard-review verify --ca CA [--since TIME] [--until TIME]\n"
+    "                        [--terminal T] FILE|-\n"
 #endif
+    "       mynaguard-review verify --checkpoint FILE --database DB --ca CA\n"
+    "                        [--event TERMINAL:SEQ]... [--json]\n"
     "\n"
     "  events     events newest first (one page of --limit, default 100);\n"
     "             --text: the body contains Q (case-sensitive);\n"
@@ -50,6 +54,13 @@ static const char usage[] =
     "             terminal and check item with the policy clause it\n"
     "             evidences: printable HTML (default) or CSV; --month\n"
     "             2026-10 is the local calendar month\n"
+    "  checkpoint the collector's newest signed checkpoint of its\n"
+    "             Merkle log, checked against the CA, saved with -o for\n"
+    "             keeping away from the collector; --print: a printout\n"
+    "  verify     with FILE: check an export with the CA alone; with\n"
+    "             --checkpoint: check the collector's database (SQLite\n"
+    "             file or postgresql://, read only) against a kept\n"
+    "             checkpoint, with inclusion proofs of chosen events\n"
     "\n"
     "Options for every command (they may also come before COMMAND):\n"
     "  --url https://HOST:PORT  the collector\n"
@@ -94,6 +105,7 @@ enum {
 	O_TYPE,
 	O_HELP,
 	O_MONTH,
+	O_PRINT,
 	O_OUTPUT = 'o',
 };
 
@@ -120,6 +132,7 @@ static const struct option opts[] = {
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "month", required_argument, NULL, O_MONTH },
+	{ "print", no_argument, NULL, O_PRINT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -127,6 +140,46 @@ static const struct option opts[] = {
  * 0x100 + n). */
 #define B(o) (1u << ((o)-0x100))
 #define FILTERS (B(O_SINCE) | B(O_UNTIL) | B(O_LIMIT) | B(O_ALL))
+
+/* Settings from the command line; the file fills only what is unset. */
+static char *arg_conf_url, *arg_conf_ca, *arg_conf_cert, *arg_conf_key;
+/* checkpoint --print */
+static bool arg_print;
+
+static int
+cmd_checkpoint(const struct rv_args *a)
+{
+	return rv_cmd_checkpoint(a, arg_print);
+}
+
+/* verify: an export file (review/verify.c) or, with --checkpoint, the
+ * collector's store (review/store_verify.c). */
+static int
+cmd_verify_any(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+#ifdef MG_REVIEW_VERIFY
+			fputs("usage: mynaguard-review verify --ca CA "
+			      "[--since TIME] [--until TIME]\n"
+			      "                        [--terminal T] FILE|-\n"
+			      "  Check an export file with the CA alone.\n",
+			    stdout);
+#endif
+			fputs(rv_store_verify_usage, stdout);
+			return RV_EXIT_OK;
+		}
+	if (rv_store_verify_wanted(argc, argv))
+		return rv_store_verify_main(argc, argv);
+#ifdef MG_REVIEW_VERIFY
+	return cmd_verify(argc, argv);
+#else
+	fputs(rv_store_verify_usage, stderr);
+	return RV_EXIT_USAGE;
+#endif
+}
 
 static const struct command {
 	const char *name;
@@ -149,19 +202,15 @@ static const struct command {
 	    true, NULL },
 	{ "report", rv_cmd_report,
 	    B(O_TERMINAL) | B(O_SINCE) | B(O_UNTIL) | B(O_MONTH), true, NULL },
-#ifdef MG_REVIEW_VERIFY
-	/* review/verify.c; argv[0] is "verify", options before it are not
-	 * passed on. */
-	{ "verify", NULL, 0, false, cmd_verify },
-#endif
+	{ "checkpoint", cmd_checkpoint, B(O_PRINT), true, NULL },
+	/* review/verify.c or store_verify.c; argv[0] is "verify", options
+	 * before it are not passed on. */
+	{ "verify", NULL, 0, false, cmd_verify_any },
 };
 
 #define COMMON                                                     \
 	(B(O_URL) | B(O_CA) | B(O_CERT) | B(O_KEY) | B(O_CONFIG) | \
 	    B(O_CTIMEOUT) | B(O_TIMEOUT) | B(O_FORMAT) | B(O_HELP))
-
-/* Settings from the command line; the file fills only what is unset. */
-static char *arg_conf_url, *arg_conf_ca, *arg_conf_cert, *arg_conf_key;
 
 static int
 time_opt(const char *name, const char *v, char out[RV_TIME_LEN])
@@ -271,6 +320,9 @@ set_opt(struct rv_args *a, int c, const char *v)
 	switch (c) {
 	case O_ALL:
 		a->all = true;
+		return 0;
+	case O_PRINT:
+		arg_print = true;
 		return 0;
 	case O_OUTCOME:
 		return set_outcome(a, v);

@@ -194,6 +194,141 @@ int coll_view_events(
 int coll_view_alerts(
     struct coll_store *st, FILE *out, const char *agent, unsigned limit);
 
+/* ---- ledger_audit.c: the store against a checkpoint (issue 9) ---------- */
+
+/*
+ * What "mynaguard-review verify --checkpoint" proves (docs/checkpoints.md):
+ * every leaf of the Merkle log recomputed from its event's record bytes,
+ * the root at the checkpoint's size, the whole log's root against
+ * merkle_state and the newest stored checkpoint, a consistency proof from
+ * the checkpoint to the store, and inclusion proofs of chosen events.
+ * Hashes are SHA-256 (32 bytes); proofs have at most 64 of them.
+ */
+struct mg_checkpoint;
+
+enum coll_audit_kind {
+	COLL_AUDIT_LEAF_MISSING,  /* no rows for leaves index..index_end */
+	COLL_AUDIT_EVENT_MISSING, /* the leaf's event row is gone */
+	COLL_AUDIT_RECORD_EDITED, /* the record's leaf hash is not the log's */
+	COLL_AUDIT_ROW_EDITED,	  /* other columns differ from the record */
+	COLL_AUDIT_UNLOGGED,	  /* an event no leaf names (index: none) */
+	COLL_AUDIT_LEAF_EXTRA,	  /* a leaf row outside the log's size */
+};
+
+struct coll_audit_finding {
+	enum coll_audit_kind kind;
+	uint64_t index, index_end; /* leaf index; UINT64_MAX: none */
+	char agent[MG_REC_AGENT_ID_MAX + 1]; /* "": not known */
+	uint64_t seq;
+	bool has_hashes;	 /* stored is set (RECORD_EDITED) */
+	uint8_t stored[32];	 /* merkle_leaves.hash */
+	uint8_t recomputed[32];	 /* from the record (RECORD_EDITED) */
+	const char *what;	 /* ROW_EDITED: a static sentence */
+};
+
+#define COLL_AUDIT_FINDINGS_MAX 1000u /* kept; more are only counted */
+#define COLL_AUDIT_JSON_MAX (64u << 20)
+
+enum coll_audit_verdict {
+	COLL_AUDIT_UNCHECKABLE, /* the leaves before it are not all there */
+	COLL_AUDIT_OK,
+	COLL_AUDIT_DIFFERS,
+};
+
+enum coll_audit_ev_status {
+	COLL_AUDIT_EV_FOUND,	/* event and leaf */
+	COLL_AUDIT_EV_NO_LEAF,	/* an event no leaf of the log names */
+	COLL_AUDIT_EV_NO_EVENT, /* a leaf whose event row is gone */
+	COLL_AUDIT_EV_ABSENT,	/* neither */
+};
+
+/* One chosen event: the caller sets agent and seq, the audit the rest. */
+struct coll_audit_event {
+	char agent[MG_REC_AGENT_ID_MAX + 1];
+	uint64_t seq;
+	enum coll_audit_ev_status status;
+	uint64_t index;		 /* its leaf */
+	uint8_t leaf[32];	 /* recomputed from its record */
+	bool made;		 /* a proof was made: the fields below */
+	bool against_checkpoint; /* index < the checkpoint's size */
+	uint64_t size;		 /* the tree proven against, its root */
+	uint8_t root[32];
+	uint8_t proof[64][32];
+	size_t nproof;
+	int verified; /* 0: the proof holds; -EBADMSG, or -errno */
+};
+
+struct coll_audit {
+	/* The exported checkpoint, and the store's root at its size. */
+	char cp_origin[129];
+	uint64_t cp_size;
+	uint8_t cp_root[32];
+	int64_t cp_time;
+	enum coll_audit_verdict cp_match;
+	uint8_t cp_recomputed[32]; /* when cp_match is DIFFERS */
+	/* The store: merkle_state's size and root, the leaf rows walked up
+	 * to the last one, the event rows, the root recomputed from the records
+	 * (root_ok), and the first leaf that could not be recomputed
+	 * (UINT64_MAX: none). */
+	uint64_t size, leaves, event_rows, broken;
+	uint8_t state_root[32];
+	bool root_ok;
+	uint8_t root[32];
+	enum coll_audit_verdict state_match;
+	/* The newest stored checkpoint: latest when it verified with the CA
+	 * (latest_sig 0); latest_sig < 0 with latest_why when it did not;
+	 * neither when the store holds none. */
+	bool latest;
+	int latest_sig;
+	const char *latest_why;
+	char latest_origin[129];
+	uint64_t latest_size;
+	uint8_t latest_root[32];
+	enum coll_audit_verdict latest_match;
+	uint8_t latest_recomputed[32];
+	/* Consistency from the checkpoint to the store's size, against the
+	 * recomputed root (the stored one when !root_ok): 0 holds, -EBADMSG
+	 * not, -ERANGE the store is smaller, other -errno: no proof made. */
+	int consistency;
+	bool cons_made;
+	uint8_t cons_proof[64][32];
+	size_t cons_n;
+	struct coll_audit_event *events; /* the caller's */
+	size_t nevents;
+	struct coll_audit_finding *findings;
+	size_t nfindings;
+	uint64_t findings_total;
+};
+
+/*
+ * Audit st (open it COLL_STORE_READONLY) against cp, a checkpoint already
+ * verified with mg_checkpoint_verify(); ca_path is the town CA, for the
+ * newest stored checkpoint.  events[0..nevents) (agent and seq set) are
+ * filled in and stay the caller's.  One read-only transaction, leaves
+ * read 10,000 rows at a time: memory does not grow with the store.  0 with
+ * *ret (free with coll_audit_free()) whatever the audit found; -errno
+ * when the database failed, with the database's message in *ret_why
+ * (when not NULL; valid until the next call on st).
+ */
+int coll_audit_run(struct coll_store *st, const struct mg_checkpoint *cp,
+    const char *ca_path, struct coll_audit_event *events, size_t nevents,
+    struct coll_audit **ret, const char **ret_why);
+void coll_audit_free(struct coll_audit *a);
+/* Everything holds: no finding, every root matches, every proof holds. */
+bool coll_audit_ok(const struct coll_audit *a);
+const char *coll_audit_kind_name(enum coll_audit_kind k);
+const char *coll_audit_verdict_name(enum coll_audit_verdict v);
+const char *coll_audit_event_status_name(enum coll_audit_ev_status s);
+/*
+ * The audit as one JSON object appended to out (give it
+ * COLL_AUDIT_JSON_MAX): "ok", "checkpoint", "latest_checkpoint", "store"
+ * (database: show coll_store_display()'s form), "consistency", "events",
+ * "findings", and "checks", the proofs exactly as
+ * tests/integration/merkle_ref.py check-json reads them.  -errno.
+ */
+int coll_audit_json(const struct coll_audit *a, const char *database,
+    struct sbuf *out);
+
 /* ---- policy_store.c: signed policy bundles (issue 8) -------------------- */
 
 /*
