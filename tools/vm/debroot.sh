@@ -29,12 +29,13 @@ SUITE=bookworm
 # What a terminal runs, and the runtime libraries of our programs (objdump -p NEEDED of
 # mynaguard-agent, mynaguard-udev, mynaguard-collector, mynaguard, pam_mynaguard.so):
 #   libcrypto.so.3 (libssl3), libcurl.so.4 (libcurl4), libsystemd.so.0, libudev.so.1,
-#   libsqlite3.so.0, libmicrohttpd.so.12, libgnutls.so.30, libfido2.so.1 (-> libcbor0.8),
+#   libsqlite3.so.0, libpq.so.5 (the collector's PostgreSQL backend), libmicrohttpd.so.12,
+#   libgnutls.so.30, libfido2.so.1 (-> libcbor0.8),
 #   libpam.so.0 (libpam0g).
 PACKAGES=(
     systemd systemd-sysv udev dbus kmod libpam-runtime libpam-modules login passwd
     python3 pamtester procps util-linux locales
-    libfido2-1 libcbor0.8 libcurl4 libmicrohttpd12 libsqlite3-0 libssl3 libudev1
+    libfido2-1 libcbor0.8 libcurl4 libmicrohttpd12 libsqlite3-0 libpq5 libssl3 libudev1
     libsystemd0 libgnutls30 libpam0g
 )
 # shellcheck disable=SC2206  # a word list on purpose
