@@ -224,8 +224,11 @@ value(struct walk *w, char **ret)
 		*ret = strdup("1");
 	else if (n == 5 && memcmp(v, "false", 5) == 0)
 		*ret = strdup("0");
-	else
-		*ret = strndup(v, n);
+	else if ((*ret = malloc(n + 1)) != NULL) {
+		/* not strndup(): v is not NUL-terminated within the body */
+		memcpy(*ret, v, n);
+		(*ret)[n] = '\0';
+	}
 	return *ret == NULL ? -ENOMEM : 0;
 }
 
