@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mynaguard/common.h"
+#include "mynaguard/policy.h"
 #include "config.h"
 
 enum kind { K_STR, K_PATH, K_SIZE, K_MS, K_U32, K_SEC, K_URLS };
@@ -94,57 +95,12 @@ dup_n(const char *s, size_t n)
 	return d;
 }
 
-/* The URL rules of the policy's [reporting] collector (policy/settings.c):
- * the same collector may be named in either place. */
-static bool
-url_char(char c)
-{
-	return c > 0x20 && c < 0x7f && strchr("\"<>\\^`{|}", c) == NULL;
-}
-
-static size_t
-host_end(const char *s, size_t len, size_t i)
-{
-	if (i < len && s[i] == '[') {	/* [IPv6] */
-		for (i++; i < len && s[i] != ']'; i++)
-			if (parse_hexdigit(s[i]) < 0 && s[i] != ':' &&
-			    s[i] != '.')
-				return 0;
-		return i < len ? i + 1 : 0;
-	}
-	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
-	    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-	    s[i] == '.' || s[i] == '-'))
-		i++;
-	return i;
-}
-
-/* https://host[:port][/path]: no other scheme, no user:password@, no
- * fragment. */
+/* The URL rules of the policy's [reporting] collector: the same collector
+ * may be named in either place. */
 static bool
 url_ok(const char *s, size_t len)
 {
-	size_t i;
-	uint32_t port = 0;
-
-	if (len < 9 || memcmp(s, "https://", 8) != 0)
-		return false;
-	i = host_end(s, len, 8);
-	if (i <= 8)
-		return false;
-	if (i < len && s[i] == ':') {
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			if ((port = port * 10 + (uint32_t)(s[i] - '0')) > 65535)
-				return false;
-		if (port == 0)
-			return false;
-	}
-	if (i < len && s[i] != '/')
-		return false;
-	for (; i < len; i++)
-		if (!url_char(s[i]) || s[i] == '#')
-			return false;
-	return true;
+	return pol_url_check(s, len) == len;
 }
 
 /* The same collector: equal but for a trailing slash. */

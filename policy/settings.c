@@ -336,8 +336,8 @@ host_end(const char *s, size_t len, size_t i)
 
 /* https://host[:port][/path]: the only scheme, no user:password@.
  * Returns the offset of the first bad byte, or len when the URL is good. */
-static size_t
-check_url(const char *s, size_t len)
+size_t
+pol_url_check(const char *s, size_t len)
 {
 	size_t i;
 	uint32_t port = 0;
@@ -365,7 +365,7 @@ check_url(const char *s, size_t len)
 static int
 set_collector(struct lex *lx, struct pol_policy *p, size_t at, size_t len)
 {
-	size_t bad = len > URL_MAX ? 0 : check_url(lx->s + at, len);
+	size_t bad = len > URL_MAX ? 0 : pol_url_check(lx->s + at, len);
 
 	if (bad != len)
 		return lex_error(lx, at + bad, "collector must be an https://"

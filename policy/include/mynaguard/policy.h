@@ -83,6 +83,10 @@ int pol_policy_show(const struct pol_policy *p, unsigned flags,
 
 /* True when the text had no sections (a plain USBGuard rule file). */
 bool pol_policy_is_rules_only(const struct pol_policy *p);
+/* A collector URL as the policy's [reporting] collector must be written
+ * (https://host[:port][/path], no user name, no fragment; also the agent's
+ * [Collector] URL list): the offset of the first bad byte, len when good. */
+size_t pol_url_check(const char *s, size_t len);
 
 /* Number of device rules. */
 size_t pol_policy_rule_count(const struct pol_policy *p);
