@@ -55,6 +55,10 @@ struct coll_store {
 	const struct coll_store_ops *ops;
 };
 
+/* CLOCK_REALTIME now + ms, for the backends' timed waits. */
+struct timespec;
+void coll_store_deadline(unsigned ms, struct timespec *ts);
+
 int coll_sqlite_open(const char *path, unsigned flags,
     struct coll_store **ret, const char **ret_why);
 int coll_pg_open(const char *conninfo, unsigned flags,

@@ -284,13 +284,7 @@ s_lock_timed(struct coll_store *st, unsigned ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	coll_store_deadline(ms, &ts);
 	return pthread_mutex_timedlock(&lite(st)->lock, &ts) == 0 ? 0 : -EBUSY;
 }
 
